@@ -1,0 +1,20 @@
+#pragma once
+// Internal: the matrix-multiply kernel behind matmul() and the fused layers built on it.
+#include <cstdint>
+
+namespace mt::detail {
+
+// A matrix operand: element (i, j) is at data[i * row_stride + j * col_stride], so a transposed view
+// is read in place.
+template <class T>
+struct MatrixRef {
+  const T* data;
+  int64_t row_stride, col_stride;
+};
+
+// C[M, N] = A[M, K] * B[K, N], plus C's old value when `accumulate`. C is row-major with row stride ldc.
+// Each element of C is summed over k in the same order whatever the thread count.
+template <class T>
+void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc, bool accumulate);
+
+}  // namespace mt::detail

@@ -1,0 +1,44 @@
+#include <string>
+
+#include "tensor/gemm.h"
+#include "tensor/kernels.h"
+#include "tensor/strided.h"
+
+namespace mt {
+namespace {
+
+[[noreturn]] void throw_shapes(const Tensor& a, const Tensor& b, const std::string& why) {
+  throw Error("matmul: " + a.shape().str() + " x " + b.shape().str() + ": " + why);
+}
+
+template <class T>
+detail::MatrixRef<T> matrix_at(const Tensor& t, int64_t batch) {
+  const int r = t.dim() - 2;
+  const T* base = t.data<T>() + (t.dim() == 3 ? batch * t.strides()[0] : 0);
+  return {base, t.strides()[r], t.strides()[r + 1]};
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw Error("matmul: an operand is undefined");
+  if (a.dtype() != b.dtype()) throw Error("matmul: dtypes differ: " + a.str() + " and " + b.str());
+  if (a.dim() < 2 || a.dim() > 3 || b.dim() < 2 || b.dim() > 3)
+    throw_shapes(a, b, "expects 2-D matrices or 3-D batches of them");
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  if (b.size(-2) != k)
+    throw_shapes(a, b, "inner sizes " + std::to_string(k) + " and " + std::to_string(b.size(-2)) + " differ");
+  const int64_t batches = a.dim() == 3 ? a.size(0) : (b.dim() == 3 ? b.size(0) : 0);
+  if (a.dim() == 3 && b.dim() == 3 && a.size(0) != b.size(0))
+    throw_shapes(a, b, "batch sizes " + std::to_string(a.size(0)) + " and " + std::to_string(b.size(0)) + " differ");
+
+  Tensor out = batches ? Tensor::empty({batches, m, n}, a.dtype()) : Tensor::empty({m, n}, a.dtype());
+  detail::dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t i = 0; i < std::max<int64_t>(batches, 1); ++i)
+      detail::gemm<T>(m, n, k, matrix_at<T>(a, i), matrix_at<T>(b, i), out.data<T>() + i * m * n, n, false);
+  });
+  return out;
+}
+
+}  // namespace mt

@@ -1,0 +1,141 @@
+// Reductions. Each output element is reduced by one thread, walking its inputs in a fixed order, so the
+// result does not depend on the number of threads.
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "tensor/kernels.h"
+#include "tensor/strided.h"
+
+namespace mt {
+namespace {
+
+// x seen as a matrix: one row per output element (the kept dims), one column per reduced element.
+struct ReductionRows {
+  Tensor source;  // x, or a contiguous copy of it when its dims cannot be merged into two
+  int64_t rows, cols, row_stride, col_stride;
+  Shape out_shape;
+};
+
+// Merges dims [from, to) of a layout into one (size, stride), if they are laid out evenly.
+bool merge_dims(const Shape& shape, const Shape& strides, int from, int to, int64_t& size, int64_t& stride) {
+  size = 1;
+  stride = 1;
+  bool have_inner = false;
+  for (int d = to - 1; d >= from; --d) {
+    if (shape[d] == 1) continue;
+    if (!have_inner) {
+      stride = strides[d];
+      have_inner = true;
+    } else if (strides[d] != stride * size) {
+      return false;
+    }
+    size *= shape[d];
+  }
+  return true;
+}
+
+ReductionRows reduction_rows(const Tensor& x, std::span<const int> dims, bool keepdim, const char* op) {
+  if (!x.defined()) throw Error(std::string(op) + ": the tensor is undefined");
+  bool reduced[Shape::kMaxDims] = {};
+  for (int d : dims) reduced[normalize_dim(d, x.dim(), op)] = true;
+  if (dims.empty()) std::fill(reduced, reduced + x.dim(), true);
+
+  int order[Shape::kMaxDims];
+  int kept = 0, n = 0;
+  Shape out_shape;
+  for (int d = 0; d < x.dim(); ++d) {
+    if (!reduced[d]) order[n++] = d, ++kept;
+    if (!reduced[d]) out_shape.push_back(x.shape()[d]);
+    else if (keepdim) out_shape.push_back(1);
+  }
+  for (int d = 0; d < x.dim(); ++d)
+    if (reduced[d]) order[n++] = d;
+
+  ReductionRows r{x.permute(std::span<const int>(order, n)), 0, 0, 0, 0, out_shape};
+  if (!merge_dims(r.source.shape(), r.source.strides(), 0, kept, r.rows, r.row_stride) ||
+      !merge_dims(r.source.shape(), r.source.strides(), kept, n, r.cols, r.col_stride)) {
+    r.source = r.source.contiguous();
+    merge_dims(r.source.shape(), r.source.strides(), 0, kept, r.rows, r.row_stride);
+    merge_dims(r.source.shape(), r.source.strides(), kept, n, r.cols, r.col_stride);
+  }
+  return r;
+}
+
+// out[row] = finish(fold over the row's elements), each row on one thread.
+template <class Fold>
+Tensor reduce(const char* op, const Tensor& x, std::span<const int> dims, bool keepdim, Fold fold) {
+  const ReductionRows r = reduction_rows(x, dims, keepdim, op);
+  Tensor out = Tensor::empty(r.out_shape, x.dtype());
+  detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = r.source.template data<T>();
+    T* dst = out.data<T>();
+    parallel_for(r.rows, r.rows * r.cols, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) dst[i] = fold(src + i * r.row_stride, r.cols, r.col_stride);
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::span<const int> dims, bool keepdim) {
+  return reduce("sum", x, dims, keepdim, [](const auto* p, int64_t n, int64_t stride) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
+    double acc = 0;  // float32 sums accumulate in double: batch gradients add up thousands of terms
+    for (int64_t j = 0; j < n; ++j) acc += p[j * stride];
+    return static_cast<T>(acc);
+  });
+}
+
+Tensor mean(const Tensor& x, std::span<const int> dims, bool keepdim) {
+  const Tensor total = sum(x, dims, keepdim);
+  const int64_t count = total.numel() == 0 ? 0 : x.numel() / total.numel();
+  if (count == 0) throw Error("mean: no elements to average in " + x.str());
+  return mul(total, 1.0 / static_cast<double>(count));
+}
+
+Tensor max(const Tensor& x, int dim, bool keepdim) {
+  const int d[] = {dim};
+  if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("max: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
+  return reduce("max", x, d, keepdim, [](const auto* p, int64_t n, int64_t stride) {
+    auto best = p[0];
+    for (int64_t j = 1; j < n; ++j) best = std::max(best, p[j * stride]);
+    return best;
+  });
+}
+
+std::vector<int64_t> argmax(const Tensor& x, int dim) {
+  const int d[] = {dim};
+  if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("argmax: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
+  const ReductionRows r = reduction_rows(x, d, false, "argmax");
+  std::vector<int64_t> indices(r.rows);
+  detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = r.source.template data<T>();
+    for (int64_t i = 0; i < r.rows; ++i) {
+      const T* p = src + i * r.row_stride;
+      int64_t best = 0;  // the first of equal maxima, as NumPy and PyTorch pick
+      for (int64_t j = 1; j < r.cols; ++j)
+        if (p[j * r.col_stride] > p[best * r.col_stride]) best = j;
+      indices[i] = best;
+    }
+  });
+  return indices;
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  if (broadcast_shapes(shape, x.shape(), "sum_to") != x.shape())
+    throw Error("sum_to: " + shape.str() + " does not broadcast to " + x.shape().str());
+  const int lead = x.dim() - shape.size();
+  int dims[Shape::kMaxDims];
+  int n = 0;
+  for (int d = 0; d < x.dim(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && x.shape()[d] != 1)) dims[n++] = d;
+  if (n == 0) return x.reshape(shape);
+  return sum(x, std::span<const int>(dims, n), true).reshape(shape);
+}
+
+}  // namespace mt

@@ -1,0 +1,123 @@
+// Softmax, log-softmax and the fused softmax cross-entropy. The row kernels work on the last dim of a
+// contiguous tensor; another dim is moved there first.
+#include <cmath>
+#include <string>
+
+#include "tensor/kernels.h"
+#include "tensor/strided.h"
+
+namespace mt {
+namespace {
+
+// Applies row_fn(in_row, out_row, length) to every row along `dim`.
+template <class RowFn>
+Tensor along_rows(const char* op, const Tensor& x, int dim, RowFn row_fn) {
+  if (!x.defined()) throw Error(std::string(op) + ": the tensor is undefined");
+  const int d = normalize_dim(dim, x.dim(), op);
+  const bool last = d == x.dim() - 1;
+  const Tensor in = (last ? x : x.transpose(d, -1)).contiguous();
+  Tensor out = Tensor::empty(in.shape(), in.dtype());
+  const int64_t cols = in.dim() == 0 ? 1 : in.shape().back();
+  const int64_t rows = cols == 0 ? 0 : in.numel() / cols;
+  detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = in.data<T>();
+    T* dst = out.data<T>();
+    parallel_for(rows, rows * cols * 8, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) row_fn(src + r * cols, dst + r * cols, cols);
+    });
+  });
+  return last ? out : out.transpose(d, -1).contiguous();
+}
+
+// max and log(sum(exp(x - max))) of one row: log_softmax(x) = x - max - log_sum.
+template <class T>
+void row_stats(const T* x, int64_t n, T& max, T& log_sum) {
+  max = x[0];
+  for (int64_t j = 1; j < n; ++j) max = std::max(max, x[j]);
+  double total = 0;
+  for (int64_t j = 0; j < n; ++j) total += std::exp(static_cast<double>(x[j] - max));
+  log_sum = static_cast<T>(std::log(total));
+}
+
+void check_logits(const char* op, const Tensor& logits, std::span<const int64_t> labels) {
+  if (!logits.defined() || logits.dim() != 2)
+    throw Error(std::string(op) + ": expects logits of shape [N, C], got " +
+                (logits.defined() ? logits.str() : std::string("an undefined tensor")));
+  if (static_cast<int64_t>(labels.size()) != logits.size(0))
+    throw Error(std::string(op) + ": " + std::to_string(labels.size()) + " labels for logits " + logits.shape().str());
+  if (logits.size(0) == 0) throw Error(std::string(op) + ": empty batch");
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] < 0 || labels[i] >= logits.size(1))
+      throw Error(std::string(op) + ": label " + std::to_string(labels[i]) + " at position " + std::to_string(i) +
+                  " is outside [0, " + std::to_string(logits.size(1)) + ")");
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int dim) {
+  return along_rows("softmax", x, dim, [](const auto* in, auto* out, int64_t n) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(in)>>;
+    T max, log_sum;
+    row_stats(in, n, max, log_sum);
+    for (int64_t j = 0; j < n; ++j) out[j] = std::exp(in[j] - max - log_sum);
+  });
+}
+
+Tensor log_softmax(const Tensor& x, int dim) {
+  return along_rows("log_softmax", x, dim, [](const auto* in, auto* out, int64_t n) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(in)>>;
+    T max, log_sum;
+    row_stats(in, n, max, log_sum);
+    for (int64_t j = 0; j < n; ++j) out[j] = in[j] - max - log_sum;
+  });
+}
+
+Tensor softmax_backward(const Tensor& g, const Tensor& y, int dim) {
+  const int d[] = {dim};
+  return y * (g - sum(g * y, d, true));
+}
+
+Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int dim) {
+  const int d[] = {dim};
+  return g - exp(y) * sum(g, d, true);
+}
+
+Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
+  check_logits("cross_entropy", logits, labels);
+  const Tensor x = logits.contiguous();
+  const int64_t n = x.size(0), c = x.size(1);
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      T max, log_sum;
+      row_stats(p + i * c, c, max, log_sum);
+      total += static_cast<double>(max + log_sum - p[i * c + labels[i]]);
+    }
+    return Tensor::scalar(total / static_cast<double>(n), x.dtype());
+  });
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, std::span<const int64_t> labels, double g) {
+  check_logits("cross_entropy_backward", logits, labels);
+  const Tensor x = logits.contiguous();
+  const int64_t n = x.size(0), c = x.size(1);
+  Tensor grad = Tensor::empty(x.shape(), x.dtype());
+  detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    T* out = grad.data<T>();
+    const T scale = static_cast<T>(g / static_cast<double>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      T max, log_sum;
+      row_stats(p + i * c, c, max, log_sum);
+      for (int64_t j = 0; j < c; ++j) out[i * c + j] = scale * std::exp(p[i * c + j] - max - log_sum);
+      out[i * c + labels[i]] -= scale;
+    }
+  });
+  return grad;
+}
+
+}  // namespace mt

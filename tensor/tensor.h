@@ -1,0 +1,122 @@
+#pragma once
+// A CPU tensor: a shape, strides and an offset over shared, 64-byte aligned storage.
+// Views (reshape of contiguous data, transpose, permute, narrow, expand) share the storage;
+// contiguous() and clone() copy. The math on tensors is declared in tensor/kernels.h.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tensor/error.h"
+#include "tensor/shape.h"
+
+namespace mt {
+
+enum class DType { Float32, Float64 };
+
+std::size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);  // "float32", "float64"
+template <class T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return DType::Float32; }
+template <> constexpr DType dtype_of<double>() { return DType::Float64; }
+
+// Bytes shared by all the tensors that view them. Aligned to 64 bytes (a cache line, an AVX-512 vector).
+class Storage {
+ public:
+  static constexpr std::size_t kAlignment = 64;
+  explicit Storage(std::size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* data_;
+  std::size_t bytes_;
+};
+
+class Generator;
+
+class Tensor {
+ public:
+  Tensor() = default;  // an undefined tensor: no storage, defined() is false
+
+  // Factories. Everything defaults to float32.
+  static Tensor empty(const Shape& shape, DType dtype = DType::Float32);  // uninitialised
+  static Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
+  static Tensor ones(const Shape& shape, DType dtype = DType::Float32);
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
+  static Tensor scalar(double value, DType dtype = DType::Float32);  // 0-dimensional
+  static Tensor arange(double start, double end, double step = 1, DType dtype = DType::Float32);
+  static Tensor from_vector(std::span<const float> values, const Shape& shape);
+  static Tensor from_vector(std::span<const double> values, const Shape& shape);
+  static Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::Float32);
+  static Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype = DType::Float32);
+
+  bool defined() const { return storage_ != nullptr; }
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  const Shape& strides() const { return strides_; }  // in elements, not bytes
+  int64_t offset() const { return offset_; }          // in elements, into the storage
+  int dim() const { return shape_.size(); }
+  int64_t size(int dim) const;  // dim may be negative
+  int64_t numel() const { return shape_.numel(); }
+  bool is_contiguous() const;
+  bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+  std::string str() const;  // "float32[32, 784]"
+
+  // Pointer to the first element; T must match dtype(). Elements are at data<T>()[sum(index * stride)].
+  template <class T> T* data() const;
+
+  // Element access for tests, printing and small loops; converts to double.
+  double item() const;  // requires exactly one element
+  double at(std::initializer_list<int64_t> index) const;
+  std::vector<double> to_vector() const;  // all elements in row-major order
+
+  // Views sharing storage.
+  Tensor reshape(const Shape& shape) const;  // one size may be -1; copies when the layout does not allow a view
+  Tensor view(const Shape& shape) const;     // like reshape, but throws instead of copying
+  Tensor flatten() const { return reshape({numel()}); }
+  Tensor transpose(int dim0, int dim1) const;
+  Tensor t() const;  // transpose of a 2-D tensor
+  Tensor permute(std::initializer_list<int> dims) const;
+  Tensor permute(std::span<const int> dims) const;
+  Tensor narrow(int dim, int64_t start, int64_t length) const;
+  Tensor select(int dim, int64_t index) const;  // drops `dim`
+  Tensor unsqueeze(int dim) const;
+  Tensor squeeze(int dim) const;
+  Tensor expand(const Shape& shape) const;  // broadcast view: stride 0 along expanded dims
+
+  // Copies.
+  Tensor contiguous() const;  // itself when already contiguous
+  Tensor clone() const;
+  Tensor to(DType dtype) const;  // itself when already of that dtype
+
+  // In place.
+  Tensor& fill_(double value);
+  Tensor& copy_(const Tensor& src);  // src broadcasts to this shape; dtypes may differ
+
+ private:
+  Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int64_t offset, DType dtype);
+  Tensor with_layout(Shape shape, Shape strides, int64_t offset) const;
+
+  std::shared_ptr<Storage> storage_;
+  Shape shape_;
+  Shape strides_;
+  int64_t offset_ = 0;
+  DType dtype_ = DType::Float32;
+};
+
+template <class T>
+T* Tensor::data() const {
+  if (!defined()) throw Error("data: the tensor is undefined");
+  if (dtype_of<T>() != dtype_)
+    throw Error(std::string("data: asked for ") + dtype_name(dtype_of<T>()) + " elements of a " + str() + " tensor");
+  return static_cast<T*>(storage_->data()) + offset_;
+}
+
+}  // namespace mt
