@@ -292,7 +292,7 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
-Tensor& Tensor::fill_(double value) {
+const Tensor& Tensor::fill_(double value) const {
   check_defined(*this, "fill_");
   detail::dispatch(dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -305,7 +305,7 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
-Tensor& Tensor::copy_(const Tensor& src) {
+const Tensor& Tensor::copy_(const Tensor& src) const {
   check_defined(*this, "copy_");
   check_defined(src, "copy_");
   const Shape src_strides = detail::broadcast_strides(src, shape_, "copy_");

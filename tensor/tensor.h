@@ -96,9 +96,9 @@ class Tensor {
   Tensor clone() const;
   Tensor to(DType dtype) const;  // itself when already of that dtype
 
-  // In place.
-  Tensor& fill_(double value);
-  Tensor& copy_(const Tensor& src);  // src broadcasts to this shape; dtypes may differ
+  // In place: a Tensor is a handle, so these write through a const one to the shared elements.
+  const Tensor& fill_(double value) const;
+  const Tensor& copy_(const Tensor& src) const;  // src broadcasts to this shape; dtypes may differ
 
  private:
   Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int64_t offset, DType dtype);

@@ -1,0 +1,170 @@
+// Every differentiable op: the forward on tensors, then record() with the backward that maps the
+// gradient g of the result to the gradients of the inputs.
+#include "autograd/ops.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace mt {
+
+Var add(const Var& a, const Var& b) {
+  return record("add", add(a.value(), b.value()), {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+  });
+}
+
+Var sub(const Var& a, const Var& b) {
+  return record("sub", sub(a.value(), b.value()), {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+  });
+}
+
+Var mul(const Var& a, const Var& b) {
+  return record("mul", mul(a.value(), b.value()), {a, b}, [av = a.value(), bv = b.value()](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g * bv, av.shape()), sum_to(g * av, bv.shape())};
+  });
+}
+
+Var div(const Var& a, const Var& b) {
+  return record("div", div(a.value(), b.value()), {a, b}, [av = a.value(), bv = b.value()](const Tensor& g) {
+    const Tensor ga = g / bv;
+    return std::vector<Tensor>{sum_to(ga, av.shape()), sum_to(-(ga * av / bv), bv.shape())};
+  });
+}
+
+Var add(const Var& x, double s) {
+  return record("add_scalar", add(x.value(), s), {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+}
+
+Var mul(const Var& x, double s) {
+  return record("mul_scalar", mul(x.value(), s), {x}, [s](const Tensor& g) { return std::vector<Tensor>{g * s}; });
+}
+
+Var neg(const Var& x) {
+  return record("neg", neg(x.value()), {x}, [](const Tensor& g) { return std::vector<Tensor>{-g}; });
+}
+
+Var exp(const Var& x) {
+  Tensor y = exp(x.value());
+  return record("exp", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{g * y}; });
+}
+
+Var log(const Var& x) {
+  return record("log", log(x.value()), {x}, [xv = x.value()](const Tensor& g) { return std::vector<Tensor>{g / xv}; });
+}
+
+Var sqrt(const Var& x) {
+  Tensor y = sqrt(x.value());
+  return record("sqrt", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{g / y * 0.5}; });
+}
+
+Var pow(const Var& x, double p) {
+  return record("pow", pow(x.value(), p), {x}, [xv = x.value(), p](const Tensor& g) {
+    return std::vector<Tensor>{g * pow(xv, p - 1) * p};
+  });
+}
+
+Var relu(const Var& x) {
+  return record("relu", relu(x.value()), {x}, [xv = x.value()](const Tensor& g) {
+    return std::vector<Tensor>{relu_backward(g, xv)};
+  });
+}
+
+Var sigmoid(const Var& x) {
+  Tensor y = sigmoid(x.value());
+  return record("sigmoid", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{sigmoid_backward(g, y)}; });
+}
+
+Var tanh(const Var& x) {
+  Tensor y = tanh(x.value());
+  return record("tanh", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{tanh_backward(g, y)}; });
+}
+
+Var matmul(const Var& a, const Var& b) {
+  return record("matmul", matmul(a.value(), b.value()), {a, b}, [av = a.value(), bv = b.value()](const Tensor& g) {
+    // dA = g B^T and dB = A^T g, per batch; an operand shared by every batch sums its batch gradients.
+    const Tensor ga = matmul(g, bv.transpose(-1, -2));
+    const Tensor gb = matmul(av.transpose(-1, -2), g);
+    return std::vector<Tensor>{sum_to(ga, av.shape()), sum_to(gb, bv.shape())};
+  });
+}
+
+Var sum(const Var& x, std::span<const int> dims, bool keepdim) {
+  // The gradient of a sum is g copied to every summed element: reshape g to keepdim form and broadcast.
+  const Tensor kept = sum(x.value(), dims, true);
+  return record("sum", keepdim ? kept : sum(x.value(), dims, false), {x},
+                [xs = x.shape(), ks = kept.shape()](const Tensor& g) {
+                  return std::vector<Tensor>{g.reshape(ks).expand(xs)};
+                });
+}
+
+Var mean(const Var& x, std::span<const int> dims, bool keepdim) {
+  const Tensor kept = mean(x.value(), dims, true);
+  const double count = static_cast<double>(x.numel()) / static_cast<double>(std::max<int64_t>(kept.numel(), 1));
+  return record("mean", keepdim ? kept : kept.reshape(mean(x.value(), dims, false).shape()), {x},
+                [xs = x.shape(), ks = kept.shape(), count](const Tensor& g) {
+                  return std::vector<Tensor>{(g / count).reshape(ks).expand(xs)};
+                });
+}
+
+Var max(const Var& x, int dim, bool keepdim) {
+  const int d = normalize_dim(dim, x.dim(), "max");
+  return record("max", max(x.value(), d, keepdim), {x}, [xv = x.value(), d](const Tensor& g) {
+    // Scatter g into the position of each row's first maximum, with `dim` moved last to make rows.
+    const std::vector<int64_t> where = argmax(xv, d);
+    Tensor grad = Tensor::zeros(xv.transpose(d, -1).shape(), xv.dtype());
+    const int64_t cols = xv.size(d);
+    const std::vector<double> gv = g.to_vector();
+    for (size_t r = 0; r < where.size(); ++r) {
+      const int64_t flat = static_cast<int64_t>(r) * cols + where[r];
+      grad.reshape({-1}).narrow(0, flat, 1).fill_(gv[r]);
+    }
+    return std::vector<Tensor>{grad.transpose(d, -1)};
+  });
+}
+
+Var reshape(const Var& x, const Shape& shape) {
+  return record("reshape", x.value().reshape(shape), {x},
+                [xs = x.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(xs)}; });
+}
+
+Var transpose(const Var& x, int dim0, int dim1) {
+  return record("transpose", x.value().transpose(dim0, dim1), {x},
+                [dim0, dim1](const Tensor& g) { return std::vector<Tensor>{g.transpose(dim0, dim1)}; });
+}
+
+Var permute(const Var& x, std::span<const int> dims) {
+  std::vector<int> inverse(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) inverse[normalize_dim(dims[i], x.dim(), "permute")] = static_cast<int>(i);
+  return record("permute", x.value().permute(dims), {x},
+                [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; });
+}
+
+Var narrow(const Var& x, int dim, int64_t start, int64_t length) {
+  return record("narrow", x.value().narrow(dim, start, length), {x},
+                [xv = x.value(), dim, start, length](const Tensor& g) {
+                  Tensor grad = Tensor::zeros(xv.shape(), xv.dtype());
+                  grad.narrow(dim, start, length).copy_(g);
+                  return std::vector<Tensor>{grad};
+                });
+}
+
+Var softmax(const Var& x, int dim) {
+  Tensor y = softmax(x.value(), dim);
+  return record("softmax", y, {x}, [y, dim](const Tensor& g) { return std::vector<Tensor>{softmax_backward(g, y, dim)}; });
+}
+
+Var log_softmax(const Var& x, int dim) {
+  Tensor y = log_softmax(x.value(), dim);
+  return record("log_softmax", y, {x},
+                [y, dim](const Tensor& g) { return std::vector<Tensor>{log_softmax_backward(g, y, dim)}; });
+}
+
+Var cross_entropy(const Var& logits, std::span<const int64_t> labels) {
+  return record("cross_entropy", cross_entropy(logits.value(), labels), {logits},
+                [xv = logits.value(), kept = std::vector<int64_t>(labels.begin(), labels.end())](const Tensor& g) {
+                  return std::vector<Tensor>{cross_entropy_backward(xv, kept, g.item())};
+                });
+}
+
+}  // namespace mt

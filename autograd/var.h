@@ -1,0 +1,80 @@
+#pragma once
+// Var: a tensor that takes part in differentiation, and the tape that records how to differentiate it.
+//
+// Every differentiable op computes its result on plain tensors and then calls record(), which, when any
+// input requires a gradient and recording is on, keeps the inputs and a backward function beside the
+// result. backward() walks these records from the result back to the leaves in reverse topological
+// order, accumulating into each leaf's grad(), then releases them. A new op needs nothing more than a
+// forward computed with tensor kernels and a backward passed to record(): see "Adding an op" in README.md.
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "tensor/kernels.h"
+#include "tensor/tensor.h"
+
+namespace mt {
+
+namespace detail {
+struct Node;
+}
+
+class Var {
+ public:
+  Var() = default;
+  explicit Var(Tensor value, bool requires_grad = false);
+
+  bool defined() const { return node_ != nullptr; }
+  const Tensor& value() const;
+  const Tensor& grad() const;  // undefined until a backward pass reaches this leaf
+  bool requires_grad() const;
+  bool is_leaf() const;        // made by the user, not recorded by an op
+  const char* op() const;      // the op that produced it: "add", "matmul", ... or "leaf"
+
+  const Shape& shape() const { return value().shape(); }
+  DType dtype() const { return value().dtype(); }
+  int dim() const { return value().dim(); }
+  int64_t size(int dim) const { return value().size(dim); }
+  int64_t numel() const { return value().numel(); }
+  double item() const { return value().item(); }
+
+  // Differentiates this scalar (or, with grad_output, any-shaped) result with respect to every leaf that
+  // requires a gradient, adding to their grad(). The records are released afterwards.
+  void backward() const;
+  void backward(const Tensor& grad_output) const;
+
+  void zero_grad() const;  // drops grad(), so the next backward starts from zero
+  Var detach() const;      // the same value, cut off from the graph
+
+ private:
+  friend Var record(const char*, Tensor, std::initializer_list<Var>, std::function<std::vector<Tensor>(const Tensor&)>);
+  explicit Var(std::shared_ptr<detail::Node> node) : node_(std::move(node)) {}
+  const detail::Node& node(const char* what) const;
+  std::shared_ptr<detail::Node> node_;
+};
+
+// Maps the gradient of an op's result to one gradient per input, in the order the inputs were given, each
+// shaped like its input. An undefined Tensor means "no gradient" for an input that does not need one.
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+
+// The tape's single entry point: returns `value` as the result of op `name` on `inputs`, recording
+// `backward` when recording is on and some input requires a gradient.
+Var record(const char* name, Tensor value, std::initializer_list<Var> inputs, BackwardFn backward);
+
+// While alive, ops record nothing (evaluation, optimizer updates). Scopes nest. Per thread.
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+bool grad_enabled();
+
+}  // namespace mt

@@ -1,0 +1,255 @@
+// Tensor storage, views and kernels, checked against hand-computed values and NumPy/PyTorch numbers from
+// tests/reference/tensor_reference.py.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "tensor/kernels.h"
+#include "tensor/random.h"
+
+namespace mt {
+namespace {
+
+Tensor matrix(std::vector<double> values, int64_t rows, int64_t cols) {
+  return Tensor::from_vector(values, {rows, cols});
+}
+
+void expect_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-12) {
+  const std::vector<double> got = t.to_vector();
+  ASSERT_EQ(got.size(), expected.size()) << t.str();
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], tol) << "element " << i << " of " << t.str();
+}
+
+TEST(Tensor, FactoriesFillShapeAndDtype) {
+  const Tensor z = Tensor::zeros({2, 3});
+  EXPECT_EQ(z.dtype(), DType::Float32);
+  EXPECT_EQ(z.shape(), Shape({2, 3}));
+  EXPECT_EQ(z.strides(), Shape({3, 1}));
+  expect_values(z, {0, 0, 0, 0, 0, 0});
+  expect_values(Tensor::full({2}, 2.5, DType::Float64), {2.5, 2.5});
+  expect_values(Tensor::arange(1, 2, 0.25, DType::Float64), {1, 1.25, 1.5, 1.75});
+  EXPECT_EQ(Tensor::scalar(3).dim(), 0);
+  EXPECT_EQ(Tensor::scalar(3).item(), 3);
+}
+
+TEST(Tensor, StorageIsAlignedTo64Bytes) {
+  for (int64_t n : {1, 3, 17, 1000}) {
+    const Tensor t = Tensor::empty({n}, DType::Float64);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data<double>()) % 64, 0u);
+  }
+}
+
+TEST(Tensor, ViewsShareStorage) {
+  const Tensor a = matrix({0, 1, 2, 3, 4, 5}, 2, 3);
+  const Tensor t = a.t();
+  EXPECT_TRUE(t.shares_storage_with(a));
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_EQ(t.at({2, 1}), 5);
+  const Tensor row = a.narrow(0, 1, 1);
+  row.fill_(9);
+  expect_values(a, {0, 1, 2, 9, 9, 9});
+  const Tensor r = a.reshape({3, -1});
+  EXPECT_TRUE(r.shares_storage_with(a));
+  EXPECT_EQ(r.shape(), Shape({3, 2}));
+  const Tensor c = t.contiguous();
+  EXPECT_FALSE(c.shares_storage_with(a));
+  expect_values(c, {0, 9, 1, 9, 2, 9});
+  expect_values(a.select(1, 2), {2, 9});
+  EXPECT_EQ(a.unsqueeze(0).shape(), Shape({1, 2, 3}));
+  expect_values(Tensor::arange(0, 3, 1, DType::Float64).expand({2, 3}), {0, 1, 2, 0, 1, 2});
+}
+
+TEST(Tensor, PermuteAndReshapeOfNonContiguousCopies) {
+  const Tensor a = Tensor::arange(0, 24, 1, DType::Float64).reshape({2, 3, 4});
+  const Tensor p = a.permute({2, 0, 1});
+  EXPECT_EQ(p.shape(), Shape({4, 2, 3}));
+  EXPECT_EQ(p.at({3, 1, 2}), a.at({1, 2, 3}));
+  const Tensor flat = p.reshape({-1});
+  EXPECT_FALSE(flat.shares_storage_with(a));
+  EXPECT_EQ(flat.at({5}), a.at({1, 2, 0}));
+  EXPECT_THROW(p.view({24}), Error);
+}
+
+TEST(Tensor, ConvertsBetweenDtypes) {
+  const Tensor d = Tensor::from_vector(std::vector<double>{1.5, -2.25}, {2});
+  const Tensor f = d.to(DType::Float32);
+  EXPECT_EQ(f.dtype(), DType::Float32);
+  expect_values(f, {1.5, -2.25});
+  EXPECT_THROW(f.data<double>(), Error);
+}
+
+TEST(Tensor, ErrorsNameTheOpAndShapes) {
+  const Tensor a = Tensor::zeros({32, 784}), b = Tensor::zeros({100, 256});
+  try {
+    matmul(a, b);
+    FAIL() << "matmul of mismatched shapes did not throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "matmul: [32, 784] x [100, 256]: inner sizes 784 and 100 differ");
+  }
+  try {
+    add(Tensor::zeros({2, 3}), Tensor::zeros({4}));
+    FAIL() << "add of shapes that do not broadcast did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add: shapes [2, 3] and [4] do not broadcast"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Tensor::zeros({6}).reshape({4, -1}), Error);
+  EXPECT_THROW(Tensor::zeros({2, 3}).transpose(0, 2), Error);
+  EXPECT_THROW(Tensor::zeros({2, 3}).narrow(1, 2, 2), Error);
+  EXPECT_THROW(add(Tensor::zeros({2}), Tensor::zeros({2}, DType::Float64)), Error);
+}
+
+TEST(Kernels, BroadcastingElementwise) {
+  const Tensor a = matrix({1, 2, 3, 4, 5, 6}, 2, 3);
+  const Tensor row = Tensor::from_vector(std::vector<double>{10, 20, 30}, {3});
+  const Tensor col = Tensor::from_vector(std::vector<double>{1, -1}, {2, 1});
+  expect_values(a + row, {11, 22, 33, 14, 25, 36});
+  expect_values(a * col, {1, 2, 3, -4, -5, -6});
+  expect_values(a - 1.0, {0, 1, 2, 3, 4, 5});
+  expect_values(row / a, {10, 10, 10, 2.5, 4, 5});
+  expect_values(a.t() * a.t(), {1, 16, 4, 25, 9, 36});
+  expect_values(gt(a, Tensor::scalar(3, DType::Float64)), {0, 0, 0, 1, 1, 1});
+  expect_values(eq(a, a), {1, 1, 1, 1, 1, 1});
+}
+
+TEST(Kernels, UnaryFunctions) {
+  const Tensor x = Tensor::from_vector(std::vector<double>{-800, -1, 0, 2, 800}, {5});
+  expect_values(relu(x), {0, 0, 0, 2, 800});
+  expect_values(sigmoid(x), {0, 1 / (1 + std::exp(1.0)), 0.5, 1 / (1 + std::exp(-2.0)), 1}, 1e-15);
+  expect_values(tanh(x), {-1, std::tanh(-1.0), 0, std::tanh(2.0), 1});
+  const Tensor p = Tensor::from_vector(std::vector<double>{0.25, 4}, {2});
+  expect_values(sqrt(p), {0.5, 2});
+  expect_values(pow(p, 1.5), {0.125, 8});
+  expect_values(log(exp(p)), {0.25, 4});
+  expect_values(relu_backward(Tensor::ones({5}, DType::Float64), x), {0, 0, 0, 1, 1});
+}
+
+TEST(Kernels, ReductionsOverChosenDims) {
+  const Tensor a = Tensor::arange(0, 24, 1, DType::Float64).reshape({2, 3, 4});
+  const int d0[] = {0}, d1[] = {1}, d02[] = {0, 2};
+  expect_values(sum(a), {276});
+  expect_values(sum(a, d1), {12, 15, 18, 21, 48, 51, 54, 57});
+  EXPECT_EQ(sum(a, d02, true).shape(), Shape({1, 3, 1}));
+  expect_values(sum(a, d02, true), {60, 92, 124});
+  expect_values(mean(a, d0), {6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17});
+  expect_values(max(a, -1), {3, 7, 11, 15, 19, 23});
+  expect_values(max(a.transpose(1, 2), 2), {8, 9, 10, 11, 20, 21, 22, 23});
+  EXPECT_EQ(argmax(matrix({1, 5, 5, 7, 0, -1}, 2, 3), 1), (std::vector<int64_t>{1, 0}));
+  expect_values(sum_to(Tensor::ones({2, 3, 4}, DType::Float64), {3, 1}), {8, 8, 8});
+}
+
+TEST(Kernels, MatmulMatchesNumpy) {
+  const Tensor a = Tensor::arange(0, 6, 1, DType::Float64).reshape({2, 3});
+  const Tensor b = Tensor::arange(0, 12, 1, DType::Float64).reshape({3, 4}) / 4.0;
+  expect_values(matmul(a, b), {5.0, 5.75, 6.5, 7.25, 14.0, 17.0, 20.0, 23.0});
+  // (A B)^T = B^T A^T, with the transposes read in place.
+  expect_values(matmul(b.t(), a.t()), {5.0, 14.0, 5.75, 17.0, 6.5, 20.0, 7.25, 23.0});
+}
+
+// A naive triple loop in double, to compare the blocked kernel against at awkward sizes.
+Tensor naive_matmul(const Tensor& a, const Tensor& b) {
+  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  std::vector<double> out(m * n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += a.at({i, p}) * b.at({p, j});
+      out[i * n + j] = s;
+    }
+  return Tensor::from_vector(out, {m, n});
+}
+
+TEST(Kernels, MatmulAtBlockEdgesAndWithTransposes) {
+  Generator gen(7);
+  for (auto [m, k, n] : {std::array<int64_t, 3>{1, 1, 1}, {7, 5, 3}, {33, 300, 65}, {130, 17, 40}, {9, 513, 200}}) {
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      const Tensor a = Tensor::normal({m, k}, 0, 1, gen, dtype);
+      const Tensor bt = Tensor::normal({n, k}, 0, 1, gen, dtype);  // used as b = bt^T, a strided view
+      const Tensor expected = naive_matmul(a, bt.t());
+      const double tol = dtype == DType::Float32 ? 1e-4 * std::sqrt(double(k)) : 1e-11 * double(k);
+      expect_values(matmul(a, bt.t()), expected.to_vector(), tol);
+    }
+  }
+}
+
+TEST(Kernels, BatchedMatmul) {
+  Generator gen(3);
+  const Tensor a = Tensor::normal({3, 4, 5}, 0, 1, gen, DType::Float64);
+  const Tensor b = Tensor::normal({3, 5, 2}, 0, 1, gen, DType::Float64);
+  const Tensor w = Tensor::normal({5, 2}, 0, 1, gen, DType::Float64);
+  const Tensor c = matmul(a, b), cw = matmul(a, w);
+  ASSERT_EQ(c.shape(), Shape({3, 4, 2}));
+  for (int64_t i = 0; i < 3; ++i) {
+    expect_values(c.select(0, i), naive_matmul(a.select(0, i), b.select(0, i)).to_vector(), 1e-12);
+    expect_values(cw.select(0, i), naive_matmul(a.select(0, i), w).to_vector(), 1e-12);
+  }
+  EXPECT_THROW(matmul(a, Tensor::zeros({2, 5, 2}, DType::Float64)), Error);
+}
+
+TEST(Kernels, SoftmaxFamilyMatchesPytorchAndSurvivesLargeLogits) {
+  const Tensor x = matrix({1, 2, 3, -1, 0.5, 1000}, 2, 3);
+  expect_values(softmax(x, 1), {0.09003057317038045, 0.2447284710547976, 0.6652409557748218, 0, 0, 1}, 1e-15);
+  expect_values(log_softmax(x, -1), {-2.4076059644443806, -1.4076059644443804, -0.4076059644443804, -1001.0, -999.5, 0},
+                1e-12);
+  expect_values(softmax(x.t(), 0).t(), softmax(x, 1).to_vector(), 1e-15);
+  const std::vector<int64_t> labels = {2, 0};
+  EXPECT_NEAR(cross_entropy(x, labels).item(), 500.7038029822222, 1e-10);
+  const Tensor grad = cross_entropy_backward(x, labels, 1.0);
+  expect_values(grad, {0.09003057317038045 / 2, 0.2447284710547976 / 2, (0.6652409557748218 - 1) / 2, -0.5, 0, 0.5},
+                1e-15);
+  const std::vector<int64_t> bad = {2, 3};
+  EXPECT_THROW(cross_entropy(x, bad), Error);
+}
+
+TEST(Generator, SameSeedSameNumbersAndSaneMoments) {
+  Generator a(42), b(42), c(43);
+  EXPECT_EQ(a.next_u64(), b.next_u64());
+  EXPECT_NE(a.next_u64(), c.next_u64());
+  Generator gen(1);
+  const Tensor n = Tensor::normal({100000}, 0, 1, gen, DType::Float64);
+  const double m = mean(n).item();
+  const double var = mean(pow(n - m, 2)).item();
+  EXPECT_NEAR(m, 0, 0.01);
+  EXPECT_NEAR(var, 1, 0.02);
+  const Tensor u = Tensor::uniform({100000}, -2, 3, gen, DType::Float64);
+  EXPECT_GE(-max(-u, 0).item(), -2);
+  EXPECT_LT(max(u, 0).item(), 3);
+  EXPECT_NEAR(mean(u).item(), 0.5, 0.02);
+  std::vector<int64_t> order = {0, 1, 2, 3, 4, 5, 6, 7};
+  Generator s1(5), s2(5);
+  std::vector<int64_t> other = order;
+  s1.shuffle(order);
+  s2.shuffle(other);
+  EXPECT_EQ(order, other);
+  EXPECT_NE(order, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+}
+
+// Every kernel on inputs big enough to run in parallel gives bit-identical results on 1 and 2 threads.
+TEST(Threads, ResultsDoNotDependOnThreadCount) {
+  Generator gen(11);
+  const Tensor a = Tensor::normal({64, 700}, 0, 1, gen), b = Tensor::normal({700, 300}, 0, 1, gen);
+  const Tensor c = Tensor::normal({64, 300}, 0, 1, gen);
+  const int d0[] = {0}, d1[] = {1};
+  const std::vector<int64_t> labels(64, 3);
+  const std::vector<std::function<Tensor()>> kernels = {
+      [&] { return matmul(a, b); },         [&] { return matmul(b.t(), a.t()); },
+      [&] { return add(c, c.narrow(0, 0, 1)); }, [&] { return mul(c, c); },
+      [&] { return exp(a); },               [&] { return sum(a, d0); },
+      [&] { return sum(a, d1); },           [&] { return softmax(a, 1); },
+      [&] { return log_softmax(a, 0); },    [&] { return a.t().contiguous(); },
+      [&] { return cross_entropy_backward(c, labels, 1); }, [&] { return max(a, 0); },
+  };
+  const int saved = num_threads();
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    set_num_threads(1);
+    const std::vector<double> one = kernels[i]().to_vector();
+    set_num_threads(2);
+    const std::vector<double> two = kernels[i]().to_vector();
+    EXPECT_EQ(one, two) << "kernel " << i;
+  }
+  set_num_threads(saved);
+}
+
+}  // namespace
+}  // namespace mt
