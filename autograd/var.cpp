@@ -15,6 +15,17 @@ struct Node {
   std::vector<std::shared_ptr<Node>> inputs;
   BackwardFn backward;
   bool released = false;
+
+  // Frees a long chain of records with a loop: the default recursive destruction could overflow the stack.
+  ~Node() {
+    std::vector<std::shared_ptr<Node>> pending = std::move(inputs);
+    while (!pending.empty()) {
+      std::shared_ptr<Node> node = std::move(pending.back());
+      pending.pop_back();
+      if (node.use_count() == 1)
+        for (auto& input : node->inputs) pending.push_back(std::move(input));
+    }
+  }
 };
 
 }  // namespace detail
@@ -26,17 +37,18 @@ thread_local bool recording = true;
 
 using detail::Node;
 
-// Nodes reachable from `root` through records, each after all the nodes that consume it.
-std::vector<Node*> reverse_topological_order(Node* root) {
-  std::vector<Node*> order;
-  std::unordered_set<Node*> seen{root};
+// Nodes reachable from `root` through records, each after all the nodes that consume it. Owning pointers:
+// releasing a record during backward() would otherwise free nodes still waiting in the list.
+std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*> seen{root.get()};
   // Iterative depth-first search: a long chain of ops must not overflow the call stack.
-  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      Node* input = node->inputs[next++].get();
-      if (input->requires_grad && seen.insert(input).second) stack.push_back({input, 0});
+      std::shared_ptr<Node> input = node->inputs[next++];
+      if (input->requires_grad && seen.insert(input.get()).second) stack.push_back({std::move(input), 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -111,7 +123,7 @@ void Var::backward(const Tensor& grad_output) const {
 
   NoGradGuard no_grad;  // gradients are plain tensors; computing them records nothing
   accumulate(root, grad_output);
-  for (Node* node : reverse_topological_order(&root)) {
+  for (std::shared_ptr<Node>& node : reverse_topological_order(node_)) {
     if (!node->backward) continue;  // a leaf: its grad stays for the user
     if (node->grad.defined()) propagate(*node);
     // Release the record and the intermediate gradient: the tape is used once.
@@ -119,6 +131,7 @@ void Var::backward(const Tensor& grad_output) const {
     node->backward = nullptr;
     node->grad = Tensor();
     node->released = true;
+    node.reset();
   }
 }
 Var record(const char* name, Tensor value, std::initializer_list<Var> inputs, BackwardFn backward) {
