@@ -1,0 +1,61 @@
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "nn/functional.h"
+#include "nn/init.h"
+
+namespace mt::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool bias, DType dtype)
+    : in_features_(in_features), out_features_(out_features) {
+  if (in_features <= 0 || out_features <= 0)
+    throw Error("Linear: sizes must be positive, got in_features=" + std::to_string(in_features) +
+                ", out_features=" + std::to_string(out_features));
+  // The draw order (all of W, then all of b) is PyTorch's reset_parameters() order.
+  Tensor w = Tensor::empty({out_features, in_features}, dtype);
+  init::kaiming_uniform_(w, gen, std::sqrt(5.0));
+  weight_ = Var(w, true);
+  register_parameter("weight", weight_);
+  if (bias) {
+    const double bound = 1 / std::sqrt(static_cast<double>(in_features));
+    bias_ = Var(Tensor::uniform({out_features}, -bound, bound, gen, dtype), true);
+    register_parameter("bias", bias_);
+  }
+}
+
+Var Linear::forward(const Var& x) { return linear(x, weight_, bias_); }
+
+std::string Linear::describe() const {
+  return "Linear(in_features=" + std::to_string(in_features_) + ", out_features=" + std::to_string(out_features_) +
+         ", bias=" + (bias_.defined() ? "true" : "false") + ")";
+}
+
+Var ReLU::forward(const Var& x) { return relu(x); }
+Var Sigmoid::forward(const Var& x) { return sigmoid(x); }
+Var Tanh::forward(const Var& x) { return tanh(x); }
+
+Dropout::Dropout(double p, uint64_t seed) : p_(p), gen_(seed) {
+  if (!(p >= 0 && p <= 1)) throw Error("Dropout: p must be in [0, 1], got " + std::to_string(p));
+}
+
+Var Dropout::forward(const Var& x) { return dropout(x, p_, gen_, is_training()); }
+
+std::string Dropout::describe() const { return "Dropout(p=" + std::to_string(p_) + ")"; }
+
+Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> layers) {
+  for (const auto& layer : layers) add(layer);
+}
+
+Sequential& Sequential::add(std::shared_ptr<Module> layer) {
+  register_module(std::to_string(size()), std::move(layer));
+  return *this;
+}
+
+Var Sequential::forward(const Var& x) {
+  Var y = x;
+  for (const auto& child : children()) y = child.second->forward(y);
+  return y;
+}
+
+}  // namespace mt::nn

@@ -1,0 +1,60 @@
+#pragma once
+// nn::Module: the base of every layer. A module owns named parameters (Vars that require a gradient) and
+// named child modules; names compose with dots through the children, so a Sequential's first Linear
+// contributes "0.weight" and "0.bias", the names checkpoints are saved under.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/autograd.h"
+
+namespace mt::nn {
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  // Parameters are registered by address, so a module stays where it was made (held by std::shared_ptr).
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Var forward(const Var& x) = 0;
+  Var operator()(const Var& x) { return forward(x); }
+
+  // Depth first, in registration order: own parameters, then each child's, prefixed by the child's name.
+  std::vector<std::pair<std::string, Var>> named_parameters() const;
+  std::vector<Var> parameters() const;
+  int64_t parameter_count() const;  // elements, not tensors
+  void zero_grad();
+
+  // Training mode (the default) changes what some layers do (Dropout); it applies to all children.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Converts every parameter to `dtype` (float64 for gradcheck). Parameters become new Vars: convert before
+  // handing parameters() to an optimizer.
+  void to(DType dtype);
+
+  // One line naming the layer and its configuration, "Linear(in_features=2, out_features=3, bias=true)".
+  virtual std::string describe() const = 0;
+  // The whole model: one line per module, indented by depth, with each layer's parameter shapes, and the
+  // total parameter count at the end.
+  std::string str() const;
+
+ protected:
+  void register_parameter(std::string name, Var& slot);
+  void register_module(std::string name, std::shared_ptr<Module> child);
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+
+ private:
+  void print(std::string& out, const std::string& name, int depth) const;
+
+  std::vector<std::pair<std::string, Var*>> parameters_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace mt::nn

@@ -1,0 +1,145 @@
+#include "optim/optim.h"
+
+#include <cmath>
+#include <string>
+
+#include "tensor/parallel.h"
+
+namespace mt::optim {
+namespace {
+
+// Calls body(T{}) with T the element type of `dtype`.
+template <class Body>
+void with_element_type(DType dtype, Body&& body) {
+  if (dtype == DType::Float32) {
+    body(float{});
+  } else {
+    body(double{});
+  }
+}
+
+// The gradient the next update reads, or an undefined tensor when the parameter has none this step.
+const Tensor& usable_grad(const Var& p, const char* optimizer, size_t index) {
+  const Tensor& g = p.grad();
+  if (!g.defined()) return g;
+  if (!p.value().is_contiguous() || !g.is_contiguous() || g.shape() != p.shape() || g.dtype() != p.dtype())
+    throw Error(std::string(optimizer) + ": parameter " + std::to_string(index) + " " + p.value().str() +
+                " and its gradient " + g.str() + " must be contiguous and alike");
+  return g;
+}
+
+void check(bool ok, const char* optimizer, const std::string& what) {
+  if (!ok) throw Error(std::string(optimizer) + ": " + what);
+}
+
+// Rough cost per element of an update, for parallel_for's decision to fork.
+constexpr int64_t kUpdateWork = 16;
+
+}  // namespace
+
+Optimizer::Optimizer(std::vector<Var> params, double lr) : params_(std::move(params)), lr_(lr) {
+  for (size_t i = 0; i < params_.size(); ++i)
+    check(params_[i].defined() && params_[i].requires_grad(), "Optimizer",
+          "parameter " + std::to_string(i) + " must be a defined Var that requires a gradient");
+  set_learning_rate(lr);
+}
+
+void Optimizer::set_learning_rate(double lr) {
+  check(lr >= 0, "Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
+  lr_ = lr;
+}
+
+void Optimizer::zero_grad() {
+  for (const Var& p : params_) p.zero_grad();
+}
+
+SGD::SGD(std::vector<Var> params, const SGDOptions& options)
+    : Optimizer(std::move(params), options.lr), options_(options), momentum_(params_.size()) {
+  check(options.momentum >= 0, "SGD", "momentum must be >= 0, got " + std::to_string(options.momentum));
+  check(options.weight_decay >= 0, "SGD", "weight_decay must be >= 0, got " + std::to_string(options.weight_decay));
+  check(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD",
+        "nesterov needs momentum > 0 and dampening == 0");
+}
+
+void SGD::step() {
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const Var& p = params_[k];
+    const Tensor& grad = usable_grad(p, "SGD", k);
+    if (!grad.defined()) continue;
+    const bool first = options_.momentum != 0 && !momentum_[k].defined();
+    if (first) momentum_[k] = Tensor::empty(p.shape(), p.dtype());
+    with_element_type(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* w = p.value().data<T>();
+      const T* g = grad.data<T>();
+      T* b = options_.momentum != 0 ? momentum_[k].data<T>() : nullptr;
+      const T lr = static_cast<T>(lr_), decay = static_cast<T>(options_.weight_decay);
+      const T mu = static_cast<T>(options_.momentum), keep = static_cast<T>(1 - options_.dampening);
+      const bool nesterov = options_.nesterov;
+      parallel_for(p.numel(), p.numel() * kUpdateWork, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          T d = g[i];
+          if (decay != 0) d += decay * w[i];
+          if (b) {
+            b[i] = first ? d : mu * b[i] + keep * d;
+            d = nesterov ? d + mu * b[i] : b[i];
+          }
+          w[i] -= lr * d;
+        }
+      });
+    });
+  }
+}
+
+Adam::Adam(std::vector<Var> params, const AdamOptions& options) : Adam(std::move(params), options, false) {}
+
+Adam::Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled)
+    : Optimizer(std::move(params), options.lr), options_(options), decoupled_(decoupled), state_(params_.size()) {
+  const char* name = decoupled ? "AdamW" : "Adam";
+  check(options.beta1 >= 0 && options.beta1 < 1, name, "beta1 must be in [0, 1), got " + std::to_string(options.beta1));
+  check(options.beta2 >= 0 && options.beta2 < 1, name, "beta2 must be in [0, 1), got " + std::to_string(options.beta2));
+  check(options.eps >= 0, name, "eps must be >= 0, got " + std::to_string(options.eps));
+  check(options.weight_decay >= 0, name, "weight_decay must be >= 0, got " + std::to_string(options.weight_decay));
+}
+
+void Adam::step() {
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const Var& p = params_[k];
+    const Tensor& grad = usable_grad(p, decoupled_ ? "AdamW" : "Adam", k);
+    if (!grad.defined()) continue;
+    State& s = state_[k];
+    if (!s.m.defined()) {
+      s.m = Tensor::zeros(p.shape(), p.dtype());
+      s.v = Tensor::zeros(p.shape(), p.dtype());
+    }
+    ++s.steps;
+    // The scalar factors are computed in double, as PyTorch computes them in Python.
+    const double t = static_cast<double>(s.steps);
+    const double bias_correction1 = 1 - std::pow(options_.beta1, t);
+    const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
+    with_element_type(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* w = p.value().data<T>();
+      const T* g = grad.data<T>();
+      T* m = s.m.data<T>();
+      T* v = s.v.data<T>();
+      const T b1 = static_cast<T>(options_.beta1), b2 = static_cast<T>(options_.beta2);
+      const T one_minus_b1 = static_cast<T>(1 - options_.beta1), one_minus_b2 = static_cast<T>(1 - options_.beta2);
+      const T eps = static_cast<T>(options_.eps), bc2_sqrt = static_cast<T>(bias_correction2_sqrt);
+      const T step_size = static_cast<T>(lr_ / bias_correction1);
+      const T l2 = decoupled_ ? T(0) : static_cast<T>(options_.weight_decay);
+      const T shrink = static_cast<T>(decoupled_ ? 1 - lr_ * options_.weight_decay : 1);
+      parallel_for(p.numel(), p.numel() * kUpdateWork, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const T gi = l2 != 0 ? g[i] + l2 * w[i] : g[i];
+          m[i] = b1 * m[i] + one_minus_b1 * gi;
+          v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
+          const T denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+          w[i] = w[i] * shrink - step_size * (m[i] / denom);
+        }
+      });
+    });
+  }
+}
+
+}  // namespace mt::optim

@@ -1,0 +1,88 @@
+#pragma once
+// Optimizers: each step() updates every parameter that has a gradient, in place, by exactly the rule of
+// PyTorch 1.13's torch.optim class of the same name (formulas below; g is the gradient, p the parameter).
+// The update is one fused, parallel pass over each parameter's elements; state tensors are created at a
+// parameter's first step and reused, so later steps allocate nothing. Gradients are read, never written.
+#include <cstdint>
+#include <vector>
+
+#include "autograd/var.h"
+
+namespace mt::optim {
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Var> params, double lr);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  virtual void step() = 0;
+  void zero_grad();  // drops every parameter's grad(); the next backward starts from zero
+
+  double learning_rate() const { return lr_; }
+  void set_learning_rate(double lr);  // for schedules; takes effect at the next step()
+  const std::vector<Var>& parameters() const { return params_; }
+
+ protected:
+  std::vector<Var> params_;
+  double lr_;
+};
+
+struct SGDOptions {
+  double lr = 0.01;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
+  bool nesterov = false;  // needs momentum > 0 and dampening == 0
+};
+
+// d = g + weight_decay p
+// with momentum: b = d at the first step, else b = momentum b + (1 - dampening) d;
+//                d = nesterov ? d + momentum b : b
+// p -= lr d
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<Var> params, const SGDOptions& options);
+  void step() override;
+
+ private:
+  SGDOptions options_;
+  std::vector<Tensor> momentum_;  // per parameter, undefined until its first step
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;  // Adam: L2, added to the gradient; AdamW: decoupled (AdamW's default is 1e-2)
+};
+
+// t += 1; g += weight_decay p (Adam) or p *= 1 - lr weight_decay (AdamW)
+// m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+// p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Var> params, const AdamOptions& options);
+  void step() override;
+
+ protected:
+  Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled);
+
+ private:
+  struct State {
+    Tensor m, v;
+    int64_t steps = 0;
+  };
+  AdamOptions options_;
+  bool decoupled_;
+  std::vector<State> state_;
+};
+
+class AdamW : public Adam {
+ public:
+  explicit AdamW(std::vector<Var> params, const AdamOptions& options = {.weight_decay = 1e-2})
+      : Adam(std::move(params), options, true) {}
+};
+
+}  // namespace mt::optim
