@@ -1,0 +1,199 @@
+// Optimizers against torch.optim (numbers from tests/reference/optim_reference.py), plus their contracts:
+// parameters without a gradient are skipped, gradients are never written, options are validated.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "nn/functional.h"
+#include "optim/optim.h"
+
+namespace mt {
+namespace {
+
+constexpr int kSteps = 12;
+
+// The reference problem, built from the same formulas as the Python script.
+struct Problem {
+  Var w, b, x;
+  std::vector<int64_t> y{0, 1, 2, 1, 0, 2};
+
+  Problem() {
+    std::vector<double> wv, bv, xv;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 4; ++j) wv.push_back(0.3 * std::cos(0.5 * i + 1.1 * j + 0.2));
+    for (int i = 0; i < 3; ++i) bv.push_back(0.1 * (i - 1));
+    for (int n = 0; n < 6; ++n)
+      for (int j = 0; j < 4; ++j) xv.push_back(std::sin(1.3 * n + 0.7 * j));
+    w = Var(Tensor::from_vector(wv, {3, 4}), true);
+    b = Var(Tensor::from_vector(bv, {3}), true);
+    x = Var(Tensor::from_vector(xv, {6, 4}));
+  }
+
+  // Runs the script's loop and returns the largest relative difference from `expected` (W then b).
+  double run(optim::Optimizer& opt, const std::vector<double>& expected) {
+    for (int step = 0; step < kSteps; ++step) {
+      if (step == kSteps / 2) opt.set_learning_rate(opt.learning_rate() * 0.5);
+      opt.zero_grad();
+      nn::cross_entropy(nn::linear(x, w, b), y).backward();
+      opt.step();
+    }
+    std::vector<double> got = w.value().to_vector();
+    const std::vector<double> bias = b.value().to_vector();
+    got.insert(got.end(), bias.begin(), bias.end());
+    EXPECT_EQ(got.size(), expected.size());
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - expected[i]) / std::abs(expected[i]));
+    return worst;
+  }
+};
+
+constexpr double kRelTol = 1e-6;
+
+TEST(Optim, SGDNesterovWeightDecayMatchesPyTorch) {
+  Problem p;
+  optim::SGD opt({p.w, p.b}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
+  const double worst = p.run(opt, {-0.32233293289423426, -0.07077605493018672, 0.16618428166120203,
+                                   0.4569827106846874, 0.35430521169714, -0.1895535850059612, -0.6035920594819968,
+                                   -0.5599453975605839, 0.5739971931188039, 0.0803218741126001, -0.33186334290900454,
+                                   -0.41490634067604343, -0.11461164240979962, 0.0637590110618199,
+                                   0.05085263134797981});
+  RecordProperty("max_rel_diff", ::testing::PrintToString(worst));
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, SGDMomentumDampeningMatchesPyTorch) {
+  Problem p;
+  optim::SGD opt({p.w, p.b}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.1});
+  const double worst = p.run(opt, {-0.2359526912864704, -0.03746102738570662, 0.12869436822049224, 0.3720293273183986,
+                                   0.34134200200212145, -0.19213521832684666, -0.5928187884042212,
+                                   -0.5333662738361651, 0.5267906451650699, 0.041802459508056014,
+                                   -0.33842060179736017, -0.3789318857577897, -0.08695142587689826,
+                                   0.043437920379501296, 0.04351350549739692});
+  RecordProperty("max_rel_diff", ::testing::PrintToString(worst));
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, AdamMatchesPyTorch) {
+  Problem p;
+  optim::Adam opt({p.w, p.b}, {.lr = 0.05});
+  const double worst = p.run(opt, {-0.13660094922311564, -0.3699250149804819, 0.19152548956897325, 0.1419102645412473,
+                                   0.669675226605383, -0.45456434375190075, -0.7007853124974407, -0.6133767568469501,
+                                   0.5364564020319357, 0.2270595345574211, -0.7116065958320081, -0.49147987546584365,
+                                   -0.15177871373320095, 0.23780652017787673, 0.14097947808181044});
+  RecordProperty("max_rel_diff", ::testing::PrintToString(worst));
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, AdamL2WeightDecayMatchesPyTorch) {
+  Problem p;
+  optim::Adam opt({p.w, p.b}, {.lr = 0.05, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1});
+  const double worst = p.run(opt, {-0.11802556991945057, -0.25632736723839344, 0.17603496657588483,
+                                   0.12874341677856738, 0.336701751046324, -0.1982191654931561, -0.5353201493752031,
+                                   -0.5261514869932279, 0.4776319273479726, 0.1559186020790414, -0.32144411806030837,
+                                   -0.4543876344153681, -0.12374507498069555, 0.1107830047009427,
+                                   0.06888638491279854});
+  RecordProperty("max_rel_diff", ::testing::PrintToString(worst));
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, AdamWMatchesPyTorch) {
+  Problem p;
+  optim::AdamW opt({p.w, p.b}, {.lr = 0.05, .weight_decay = 0.1});
+  const double worst = p.run(opt, {-0.1407106152303063, -0.3638580407468383, 0.1937681781188808, 0.145981406546748,
+                                   0.6508566895151725, -0.444942169580089, -0.6804257038361282, -0.5969034396920772,
+                                   0.5227362106038311, 0.2267727598119733, -0.6915229164040891, -0.4799440681658185,
+                                   -0.1499248514576622, 0.23355289241335656, 0.13868986667032612});
+  RecordProperty("max_rel_diff", ::testing::PrintToString(worst));
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, AdamWDefaultsToPyTorchWeightDecay) {
+  Problem p, q;
+  optim::AdamW defaults({p.w, p.b});
+  optim::AdamW explicit_options({q.w, q.b}, {.lr = 1e-3, .weight_decay = 1e-2});
+  nn::cross_entropy(nn::linear(p.x, p.w, p.b), p.y).backward();
+  nn::cross_entropy(nn::linear(q.x, q.w, q.b), q.y).backward();
+  defaults.step();
+  explicit_options.step();
+  EXPECT_EQ(p.w.value().to_vector(), q.w.value().to_vector());
+}
+
+// Every optimizer, made fresh over the given parameters.
+std::vector<std::function<std::unique_ptr<optim::Optimizer>(std::vector<Var>)>> all_optimizers() {
+  return {
+      [](std::vector<Var> ps) { return std::make_unique<optim::SGD>(std::move(ps), optim::SGDOptions{.lr = 0.1, .momentum = 0.9}); },
+      [](std::vector<Var> ps) { return std::make_unique<optim::Adam>(std::move(ps), optim::AdamOptions{.weight_decay = 0.1}); },
+      [](std::vector<Var> ps) { return std::make_unique<optim::AdamW>(std::move(ps)); },
+  };
+}
+
+TEST(Optim, SkipsParametersWithoutGradientAndNeverWritesGradients) {
+  for (const auto& make : all_optimizers()) {
+    Problem p;
+    const Var unused(Tensor::from_vector(std::vector<double>{1.5, -2.5}, {2}), true);
+    auto opt = make({p.w, p.b, unused});
+    for (int step = 0; step < 3; ++step) {
+      opt->zero_grad();
+      nn::cross_entropy(nn::linear(p.x, p.w, p.b), p.y).backward();
+      const std::vector<double> grad_before = p.w.grad().to_vector();
+      const std::vector<double> w_before = p.w.value().to_vector();
+      opt->step();
+      EXPECT_EQ(p.w.grad().to_vector(), grad_before);
+      EXPECT_NE(p.w.value().to_vector(), w_before);
+    }
+    EXPECT_FALSE(unused.grad().defined());
+    EXPECT_EQ(unused.value().to_vector(), (std::vector<double>{1.5, -2.5}));
+  }
+}
+
+TEST(Optim, UpdatesFloat32ParametersAndKeepsTheirStorage) {
+  for (const auto& make : all_optimizers()) {
+    // Large enough for the update to run in parallel.
+    const Var w(Tensor::full({300, 300}, 0.5), true);
+    const float* storage = w.value().data<float>();
+    auto opt = make({w});
+    for (int step = 0; step < 2; ++step) {
+      opt->zero_grad();
+      sum(w * w).backward();
+      opt->step();
+    }
+    EXPECT_EQ(w.value().data<float>(), storage);
+    const std::vector<double> v = w.value().to_vector();
+    EXPECT_LT(v.front(), 0.5);
+    EXPECT_TRUE(std::all_of(v.begin(), v.end(), [&](double e) { return e == v.front(); }));
+  }
+}
+
+TEST(Optim, ZeroGradDropsGradients) {
+  Problem p;
+  optim::SGD opt({p.w, p.b}, {});
+  nn::cross_entropy(nn::linear(p.x, p.w, p.b), p.y).backward();
+  ASSERT_TRUE(p.w.grad().defined());
+  opt.zero_grad();
+  EXPECT_FALSE(p.w.grad().defined());
+  EXPECT_FALSE(p.b.grad().defined());
+}
+
+TEST(Optim, RejectsBadOptions) {
+  Problem p;
+  EXPECT_THROW(optim::SGD({p.w}, {.lr = -1}), Error);
+  EXPECT_THROW(optim::SGD({p.w}, {.nesterov = true}), Error);
+  EXPECT_THROW(optim::SGD({p.w}, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}), Error);
+  EXPECT_THROW(optim::Adam({p.w}, {.beta1 = 1}), Error);
+  EXPECT_THROW(optim::AdamW({p.w}, {.eps = -1}), Error);
+  EXPECT_THROW(optim::Adam({p.x}, {}), Error);  // does not require a gradient
+  optim::Adam opt({p.w}, {});
+  EXPECT_THROW(opt.set_learning_rate(-0.1), Error);
+  try {
+    optim::SGD({p.w}, {.nesterov = true});
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("SGD"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mt

@@ -1,0 +1,37 @@
+"""Reference values for tests/optim_test.cpp: torch.optim.SGD / Adam / AdamW (Debian's python3-torch 1.13)
+on a fixed float64 problem. Run: /usr/bin/python3 tests/reference/optim_reference.py
+
+The problem, rebuilt identically in the test from the same formulas: a linear classifier W [3, 4], b [3]
+on 6 points X [6, 4] with labels y, loss = cross_entropy(X W^T + b, y). 12 steps; the learning rate is
+halved after the 6th step, to exercise set_learning_rate. Printed: W then b (row-major) after the 12 steps."""
+import math
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+STEPS = 12
+X = torch.tensor([[math.sin(1.3 * n + 0.7 * j) for j in range(4)] for n in range(6)])
+y = torch.tensor([0, 1, 2, 1, 0, 2])
+
+CONFIGS = [
+    ("sgd_nesterov", torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("sgd_dampening", torch.optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1)),
+    ("adam", torch.optim.Adam, dict(lr=0.05)),
+    ("adam_l2", torch.optim.Adam, dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    ("adamw", torch.optim.AdamW, dict(lr=0.05, weight_decay=0.1)),
+]
+
+for name, cls, kwargs in CONFIGS:
+    W = torch.tensor([[0.3 * math.cos(0.5 * i + 1.1 * j + 0.2) for j in range(4)] for i in range(3)], requires_grad=True)
+    b = torch.tensor([0.1 * (i - 1) for i in range(3)], requires_grad=True)
+    opt = cls([W, b], **kwargs)
+    for step in range(STEPS):
+        if step == STEPS // 2:
+            for group in opt.param_groups:
+                group["lr"] *= 0.5
+        opt.zero_grad()
+        F.cross_entropy(F.linear(X, W, b), y).backward()
+        opt.step()
+    values = W.detach().flatten().tolist() + b.detach().tolist()
+    print(f"// {name}")
+    print("{" + ", ".join(repr(v) for v in values) + "},")
