@@ -64,7 +64,7 @@ void expect_colour(Rgb got, Rgb want, const std::string& where) {
 
 // Hue tests loose enough for anti-aliased text, strict enough to tell the caption colours and the series apart.
 bool greenish(Rgb c) { return c.g > c.r + 0.2 && c.g > c.b + 0.15; }
-bool reddish(Rgb c) { return c.r > c.g + 0.3 && c.r > c.b + 0.3; }
+bool reddish(Rgb c) { return c.r > c.g + 0.25 && c.r > c.b + 0.2; }
 bool blueish(Rgb c) { return c.b > c.r + 0.3 && c.b > c.g + 0.1; }
 bool orangeish(Rgb c) { return c.r > 0.8 && c.g > 0.35 && c.g < 0.75 && c.b < 0.35; }
 bool near_white(Rgb c) { return c.r > 0.9 && c.g > 0.9 && c.b > 0.9; }
@@ -129,10 +129,13 @@ TEST(VizCore, NiceTicksAreOneTwoFiveTimesPowersOfTen) {
   const detail::Ticks t = detail::nice_ticks(0.835, 0.915, 6);
   ASSERT_GE(t.values.size(), 2u);
   const double step = t.values[1] - t.values[0];
-  EXPECT_NEAR(step, 0.02, 1e-12);
+  EXPECT_NEAR(step, 0.01, 1e-12);
   EXPECT_EQ(t.decimals, 2);
   EXPECT_NEAR(t.values.front(), 0.84, 1e-12);
-  EXPECT_NEAR(t.values.back(), 0.90, 1e-12);
+  EXPECT_NEAR(t.values.back(), 0.91, 1e-12);
+  EXPECT_NEAR(detail::nice_ticks(0, 0.45, 6).values[1], 0.1, 1e-12);
+  EXPECT_NEAR(detail::nice_ticks(0, 14, 6).values[1], 2, 1e-12);
+  EXPECT_NEAR(detail::nice_ticks(0, 3e4, 6).values[1], 5000, 1e-9);
   const detail::Ticks big = detail::nice_ticks(0, 990, 5);
   EXPECT_EQ(big.values, (std::vector<double>{0, 200, 400, 600, 800}));
   EXPECT_EQ(big.decimals, 0);
