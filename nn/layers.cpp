@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <sstream>
 
 #include "nn/functional.h"
 #include "nn/init.h"
@@ -41,7 +42,11 @@ Dropout::Dropout(double p, uint64_t seed) : p_(p), gen_(seed) {
 
 Var Dropout::forward(const Var& x) { return dropout(x, p_, gen_, is_training()); }
 
-std::string Dropout::describe() const { return "Dropout(p=" + std::to_string(p_) + ")"; }
+std::string Dropout::describe() const {
+  std::ostringstream out;
+  out << "Dropout(p=" << p_ << ")";
+  return out.str();
+}
 
 Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> layers) {
   for (const auto& layer : layers) add(layer);

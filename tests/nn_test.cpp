@@ -1,0 +1,451 @@
+// nn: modules and their parameter names, Linear's initialisation and gradients, the initialisers, the
+// layers, and checkpoints (round trip and every corruption case).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "nn/nn.h"
+
+namespace mt {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<nn::Sequential> mlp(Generator& gen, DType dtype = DType::Float32) {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(4, 8, gen, true, dtype), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(8, 3, gen, true, dtype)});
+}
+
+std::vector<std::string> names(const nn::Module& m) {
+  std::vector<std::string> out;
+  for (const auto& [name, var] : m.named_parameters()) out.push_back(name);
+  return out;
+}
+
+struct Stats {
+  double min, max, mean, stddev;
+};
+
+Stats stats(const Tensor& t) {
+  const std::vector<double> v = t.to_vector();
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  double sq = 0;
+  for (double e : v) sq += (e - mean) * (e - mean);
+  return {*std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end()), mean,
+          std::sqrt(sq / static_cast<double>(v.size()))};
+}
+
+// --- Modules -------------------------------------------------------------------------------------------
+
+TEST(Module, NamesParametersRecursively) {
+  Generator gen(1);
+  nn::Linear linear(4, 3, gen);
+  EXPECT_EQ(names(linear), (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(linear.weight().shape(), Shape({3, 4}));
+  EXPECT_EQ(linear.bias().shape(), Shape({3}));
+  EXPECT_EQ(linear.parameter_count(), 15);
+
+  auto model = mlp(gen);
+  EXPECT_EQ(names(*model), (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"}));
+  EXPECT_EQ(model->parameters().size(), 4u);
+  EXPECT_EQ(model->parameter_count(), 4 * 8 + 8 + 8 * 3 + 3);
+  // The handles share the module's parameters: writing through one is seen by the model.
+  model->parameters()[0].value().fill_(0.25);
+  EXPECT_EQ((*model)[0].named_parameters()[0].second.value().at({0, 0}), 0.25);
+
+  nn::Sequential outer;
+  outer.add(model).add(std::make_shared<nn::Tanh>());
+  EXPECT_EQ(names(outer)[3], "0.2.bias");
+
+  nn::Linear no_bias(4, 3, gen, false);
+  EXPECT_EQ(names(no_bias), std::vector<std::string>{"weight"});
+  EXPECT_FALSE(no_bias.bias().defined());
+}
+
+TEST(Module, PrintsLayersShapesAndParameterCount) {
+  Generator gen(1);
+  auto model = mlp(gen);
+  model->add(std::make_shared<nn::Dropout>(0.25));
+  const std::string text = model->str();
+  EXPECT_EQ(text,
+            "Sequential(\n"
+            "  (0): Linear(in_features=4, out_features=8, bias=true)  weight float32[8, 4], bias float32[8]\n"
+            "  (1): ReLU()\n"
+            "  (2): Linear(in_features=8, out_features=3, bias=true)  weight float32[3, 8], bias float32[3]\n"
+            "  (3): Dropout(p=0.25)\n"
+            ")\n"
+            "Parameters: 67\n");
+}
+
+TEST(Module, TrainEvalAndZeroGradReachEveryChild) {
+  Generator gen(1);
+  auto model = mlp(gen);
+  EXPECT_TRUE(model->is_training());
+  model->eval();
+  EXPECT_FALSE(model->is_training());
+  EXPECT_FALSE((*model)[2].is_training());
+  model->train();
+  EXPECT_TRUE((*model)[1].is_training());
+
+  const Var x(Tensor::ones({2, 4}));
+  sum(model->forward(x)).backward();
+  for (const Var& p : model->parameters()) EXPECT_TRUE(p.grad().defined());
+  model->zero_grad();
+  for (const Var& p : model->parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(Module, ConvertsToFloat64) {
+  Generator gen(1);
+  auto model = mlp(gen);
+  const std::vector<double> before = model->parameters()[0].value().to_vector();
+  model->to(DType::Float64);
+  for (const Var& p : model->parameters()) {
+    EXPECT_EQ(p.dtype(), DType::Float64);
+    EXPECT_TRUE(p.requires_grad());
+  }
+  EXPECT_EQ(model->parameters()[0].value().to_vector(), before);
+  EXPECT_EQ(model->forward(Var(Tensor::ones({2, 4}, DType::Float64))).dtype(), DType::Float64);
+}
+
+// --- Linear --------------------------------------------------------------------------------------------
+
+TEST(Linear, ForwardIsXWTransposedPlusB) {
+  Generator gen(3);
+  nn::Linear linear(2, 3, gen, true, DType::Float64);
+  linear.weight().value().copy_(Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {3, 2}));
+  linear.bias().value().copy_(Tensor::from_vector(std::vector<double>{0.5, -0.5, 1}, {3}));
+  const Var y = linear(Var(Tensor::from_vector(std::vector<double>{1, -1, 2, 0.5}, {2, 2})));
+  EXPECT_EQ(y.value().to_vector(), (std::vector<double>{-0.5, -1.5, 0, 3.5, 7.5, 14}));
+  // Any leading dims: [2, 1, 2] -> [2, 1, 3].
+  const Var y3 = linear(Var(Tensor::from_vector(std::vector<double>{1, -1, 2, 0.5}, {2, 1, 2})));
+  EXPECT_EQ(y3.shape(), Shape({2, 1, 3}));
+  EXPECT_EQ(y3.value().to_vector(), y.value().to_vector());
+  EXPECT_THROW(linear(Var(Tensor::ones({2, 3}, DType::Float64))), Error);
+}
+
+TEST(Linear, InitialisationIsReproducibleFromTheSeed) {
+  Generator a(42), b(42), c(43);
+  nn::Linear la(16, 8, a), lb(16, 8, b), lc(16, 8, c);
+  EXPECT_EQ(la.weight().value().to_vector(), lb.weight().value().to_vector());
+  EXPECT_EQ(la.bias().value().to_vector(), lb.bias().value().to_vector());
+  EXPECT_NE(la.weight().value().to_vector(), lc.weight().value().to_vector());
+}
+
+TEST(Linear, InitialisationMatchesPyTorchsDistribution) {
+  // W and b ~ U(-1/sqrt(in), 1/sqrt(in)): mean 0, std bound/sqrt(3). With n samples the sample mean has
+  // std bound/sqrt(3n); the bounds below are 5 of those standard errors.
+  Generator gen(7);
+  const int64_t in = 256, out = 512;
+  nn::Linear linear(in, out, gen);
+  const double bound = 1 / std::sqrt(static_cast<double>(in));
+  const Stats w = stats(linear.weight().value());
+  const double n = static_cast<double>(in * out);
+  EXPECT_GE(w.min, -bound);
+  EXPECT_LT(w.max, bound);
+  EXPECT_LT(w.min, -bound * 0.999);  // the whole range is used
+  EXPECT_GT(w.max, bound * 0.999);
+  EXPECT_NEAR(w.mean, 0, 5 * bound / std::sqrt(3 * n));
+  EXPECT_NEAR(w.stddev, bound / std::sqrt(3.0), 0.01 * bound);
+  const Stats b = stats(linear.bias().value());
+  EXPECT_GE(b.min, -bound);
+  EXPECT_LT(b.max, bound);
+  EXPECT_NEAR(b.mean, 0, 5 * bound / std::sqrt(3.0 * out));
+}
+
+TEST(Linear, GradcheckFloat64) {
+  Generator gen(5);
+  nn::Linear linear(4, 3, gen, true, DType::Float64);
+  const Tensor x = Tensor::normal({5, 4}, 0, 1, gen, DType::Float64);
+  // Through the functional form, the gradient of every input: x, W and b; with and without bias.
+  auto with_bias = [](const std::vector<Var>& v) { return nn::linear(v[0], v[1], v[2]); };
+  auto without_bias = [](const std::vector<Var>& v) { return nn::linear(v[0], v[1]); };
+  const std::vector<Tensor> inputs{x, linear.weight().value().clone(), linear.bias().value().clone()};
+  EXPECT_TRUE(gradcheck(with_bias, inputs)) << gradcheck(with_bias, inputs).message;
+  EXPECT_TRUE(gradcheck(without_bias, {x, inputs[1]})) << gradcheck(without_bias, {x, inputs[1]}).message;
+  // A batch of sequences [2, 5, 4].
+  const Tensor xb = Tensor::normal({2, 5, 4}, 0, 1, gen, DType::Float64);
+  EXPECT_TRUE(gradcheck(with_bias, {xb, inputs[1], inputs[2]}));
+  // Through the module, whose parameters gradcheck cannot perturb: the input gradient is checked, and the
+  // module's parameter gradients must equal the functional form's.
+  auto module_fn = [&](const std::vector<Var>& v) { return linear(v[0]); };
+  EXPECT_TRUE(gradcheck(module_fn, {x}));
+  const Tensor g = Tensor::normal({5, 3}, 0, 1, gen, DType::Float64);
+  linear.zero_grad();  // gradcheck's own backward reached the module's parameters too
+  linear(Var(x)).backward(g);
+  std::vector<Var> vars{Var(x), Var(inputs[1], true), Var(inputs[2], true)};
+  with_bias(vars).backward(g);
+  EXPECT_EQ(linear.weight().grad().to_vector(), vars[1].grad().to_vector());
+  EXPECT_EQ(linear.bias().grad().to_vector(), vars[2].grad().to_vector());
+}
+
+TEST(Sequential, GradcheckThroughEveryActivation) {
+  Generator gen(9);
+  nn::Sequential model({std::make_shared<nn::Linear>(3, 5, gen), std::make_shared<nn::Tanh>(),
+                        std::make_shared<nn::Linear>(5, 4, gen), std::make_shared<nn::Sigmoid>(),
+                        std::make_shared<nn::Linear>(4, 2, gen, false), std::make_shared<nn::ReLU>()});
+  model.to(DType::Float64);
+  auto f = [&](const std::vector<Var>& v) { return nn::log_softmax(model(v[0]), -1); };
+  const GradcheckResult r = gradcheck(f, {Tensor::normal({6, 3}, 0, 1, gen, DType::Float64)});
+  EXPECT_TRUE(r) << r.message;
+}
+
+// --- Initialisers --------------------------------------------------------------------------------------
+
+TEST(Init, FansAndGains) {
+  EXPECT_EQ(nn::init::fans({8, 4}).in, 4);
+  EXPECT_EQ(nn::init::fans({8, 4}).out, 8);
+  EXPECT_EQ(nn::init::fans({8, 4, 3, 3}).in, 36);
+  EXPECT_EQ(nn::init::fans({8, 4, 3, 3}).out, 72);
+  EXPECT_THROW(nn::init::fans({8}), Error);
+  EXPECT_DOUBLE_EQ(nn::init::gain(nn::init::Nonlinearity::ReLU), std::sqrt(2.0));
+  EXPECT_DOUBLE_EQ(nn::init::gain(nn::init::Nonlinearity::Tanh), 5.0 / 3);
+  EXPECT_DOUBLE_EQ(nn::init::gain(nn::init::Nonlinearity::LeakyReLU, std::sqrt(5.0)), std::sqrt(1.0 / 3));
+}
+
+TEST(Init, DistributionsHaveTheirStandardDeviations) {
+  Generator gen(11);
+  const int64_t out = 400, in = 300;
+  const double n = static_cast<double>(in * out);
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    const Tensor t = Tensor::empty({out, in}, dtype);
+
+    nn::init::kaiming_normal_(t, gen, 0, nn::init::FanMode::FanIn, nn::init::Nonlinearity::ReLU);
+    Stats s = stats(t);
+    double stddev = std::sqrt(2.0 / in);
+    EXPECT_NEAR(s.mean, 0, 5 * stddev / std::sqrt(n));
+    EXPECT_NEAR(s.stddev, stddev, 0.01 * stddev);
+
+    nn::init::kaiming_uniform_(t, gen, 0, nn::init::FanMode::FanOut, nn::init::Nonlinearity::ReLU);
+    s = stats(t);
+    stddev = std::sqrt(2.0 / out);
+    EXPECT_GE(s.min, -std::sqrt(3.0) * stddev);
+    EXPECT_LT(s.max, std::sqrt(3.0) * stddev);
+    EXPECT_NEAR(s.stddev, stddev, 0.01 * stddev);
+
+    nn::init::xavier_uniform_(t, gen);
+    s = stats(t);
+    stddev = std::sqrt(2.0 / (in + out));
+    EXPECT_GE(s.min, -std::sqrt(3.0) * stddev);
+    EXPECT_LT(s.max, std::sqrt(3.0) * stddev);
+    EXPECT_NEAR(s.mean, 0, 5 * stddev / std::sqrt(n));
+    EXPECT_NEAR(s.stddev, stddev, 0.01 * stddev);
+
+    nn::init::xavier_normal_(t, gen, 2);
+    s = stats(t);
+    EXPECT_NEAR(s.stddev, 2 * stddev, 0.02 * stddev);
+
+    nn::init::zeros_(t);
+    s = stats(t);
+    EXPECT_EQ(s.min, 0);
+    EXPECT_EQ(s.max, 0);
+    EXPECT_EQ(t.dtype(), dtype);
+  }
+}
+
+// --- Layers --------------------------------------------------------------------------------------------
+
+TEST(Dropout, DropsInTrainingOnlyAndIsSeeded) {
+  const Var x(Tensor::ones({100, 100}), true);
+  nn::Dropout a(0.3, 5), b(0.3, 5);
+  const std::vector<double> ya = a(x).value().to_vector();
+  EXPECT_EQ(ya, b(x).value().to_vector());
+  const auto zeros = std::count(ya.begin(), ya.end(), 0.0);
+  EXPECT_NEAR(static_cast<double>(zeros) / 10000, 0.3, 0.03);
+  for (double v : ya) EXPECT_TRUE(v == 0 || std::abs(v - 1 / 0.7) < 1e-6);
+
+  const Var y = a(x);
+  sum(y).backward();
+  EXPECT_EQ(x.grad().to_vector(), y.value().to_vector());  // the gradient passes where the value did
+
+  a.eval();
+  EXPECT_EQ(a(x).value().to_vector(), x.value().to_vector());
+  EXPECT_THROW(nn::Dropout(1.5), Error);
+}
+
+TEST(Functional, SoftmaxFamilyAndCrossEntropy) {
+  const Var logits(Tensor::from_vector(std::vector<double>{1, 2, 3, -1, 0.5, 1000}, {2, 3}), true);
+  const std::vector<int64_t> labels{2, 0};
+  const std::vector<double> p = nn::softmax(logits, 1).value().to_vector();
+  EXPECT_NEAR(p[0] + p[1] + p[2], 1, 1e-12);
+  const Var loss = nn::cross_entropy(logits, labels);
+  const std::vector<double> lsm = nn::log_softmax(logits, 1).value().to_vector();
+  EXPECT_NEAR(loss.item(), -(lsm[2] + lsm[3]) / 2, 1e-12);
+  EXPECT_TRUE(std::isfinite(loss.item()));
+}
+
+// --- Checkpoints ---------------------------------------------------------------------------------------
+
+class Checkpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("mt_nn_checkpoint_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::vector<char> read(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  static void write(const fs::path& path, const std::vector<char>& bytes) {
+    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  static std::vector<std::vector<double>> snapshot(const nn::Module& m) {
+    std::vector<std::vector<double>> out;
+    for (const Var& p : m.parameters()) out.push_back(p.value().to_vector());
+    return out;
+  }
+  // Loading `path` into `model` fails with a message containing `expected`, and leaves the model as it was.
+  static void expect_load_fails(nn::Module& model, const fs::path& path, const std::string& expected) {
+    const auto before = snapshot(model);
+    try {
+      nn::load(model, path);
+      ADD_FAILURE() << "load succeeded; expected an error containing '" << expected << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(snapshot(model), before);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Checkpoint, SaveThenLoadGivesBitIdenticalPredictions) {
+  Generator gen(1), other(2);
+  auto model = mlp(gen), fresh = mlp(other);
+  const Var x(Tensor::normal({10, 4}, 0, 1, gen));
+  const fs::path path = dir_ / "model.mtw";
+  nn::save(*model, path);
+  EXPECT_NE(fresh->forward(x).value().to_vector(), model->forward(x).value().to_vector());
+  nn::load(*fresh, path);
+  EXPECT_EQ(fresh->forward(x).value().to_vector(), model->forward(x).value().to_vector());
+  EXPECT_EQ(snapshot(*fresh), snapshot(*model));
+  // Only the file itself is left: the temporary file was renamed into place.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+TEST_F(Checkpoint, RoundTripsFloat64AndOverwrites) {
+  Generator gen(1), other(2);
+  auto model = mlp(gen, DType::Float64), fresh = mlp(other, DType::Float64);
+  const fs::path path = dir_ / "model.mtw";
+  nn::save(*fresh, path);
+  nn::save(*model, path);
+  nn::load(*fresh, path);
+  EXPECT_EQ(snapshot(*fresh), snapshot(*model));
+}
+
+TEST_F(Checkpoint, FileFollowsTheDocumentedFormat) {
+  Generator gen(1);
+  nn::Linear linear(2, 1, gen, false);
+  const fs::path path = dir_ / "linear.mtw";
+  nn::save(linear, path);
+  const std::vector<char> bytes = read(path);
+  // Header 20 + count 4 + name length 4 + "weight" 6 + dtype 1 + ndim 1 + 2 sizes 16 + 2 floats 8 + CRC 4.
+  ASSERT_EQ(bytes.size(), 64u);
+  EXPECT_EQ(std::string(bytes.data(), 8), "MTWEIGHT");
+  EXPECT_EQ(std::vector<char>(bytes.begin() + 8, bytes.begin() + 20),
+            (std::vector<char>{1, 0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(std::string(bytes.data() + 28, 6), "weight");
+  EXPECT_EQ(bytes[34], 0);  // float32
+  EXPECT_EQ(bytes[35], 2);  // dims
+  EXPECT_EQ(bytes[36], 1);  // out_features, little-endian u64
+  EXPECT_EQ(bytes[44], 2);  // in_features
+}
+
+TEST_F(Checkpoint, CorruptFilesAreRejectedAndLeaveTheModelUnchanged) {
+  Generator gen(1), other(2);
+  auto model = mlp(gen), target = mlp(other);
+  const fs::path good = dir_ / "good.mtw";
+  nn::save(*model, good);
+  const std::vector<char> bytes = read(good);
+
+  std::vector<char> truncated(bytes.begin(), bytes.end() - 10);
+  write(dir_ / "truncated.mtw", truncated);
+  expect_load_fails(*target, dir_ / "truncated.mtw", "truncated");
+  write(dir_ / "stub.mtw", std::vector<char>(bytes.begin(), bytes.begin() + 5));
+  expect_load_fails(*target, dir_ / "stub.mtw", "truncated");
+
+  std::vector<char> magic = bytes;
+  magic[0] = 'X';
+  write(dir_ / "magic.mtw", magic);
+  expect_load_fails(*target, dir_ / "magic.mtw", "bad magic");
+
+  std::vector<char> version = bytes;
+  version[8] = 2;
+  write(dir_ / "version.mtw", version);
+  expect_load_fails(*target, dir_ / "version.mtw", "unsupported checkpoint version 2");
+
+  // A flipped bit anywhere in the payload, names and sizes included, is caught by the CRC.
+  for (size_t at : {size_t{24}, size_t{30}, bytes.size() / 2, bytes.size() - 5}) {
+    std::vector<char> flipped = bytes;
+    flipped[at] ^= 0x10;
+    write(dir_ / "flipped.mtw", flipped);
+    expect_load_fails(*target, dir_ / "flipped.mtw", "CRC mismatch");
+  }
+
+  std::vector<char> longer = bytes;
+  longer.push_back(0);
+  write(dir_ / "longer.mtw", longer);
+  expect_load_fails(*target, dir_ / "longer.mtw", "unexpected bytes");
+
+  expect_load_fails(*target, dir_ / "missing.mtw", "cannot open");
+}
+
+TEST_F(Checkpoint, MismatchedModelsAreRejectedAndLeftUnchanged) {
+  Generator gen(1);
+  auto model = mlp(gen);
+  const fs::path path = dir_ / "model.mtw";
+  nn::save(*model, path);
+
+  // Same layers without the ReLU: the second Linear is "1.*", not "2.*".
+  nn::Sequential renamed({std::make_shared<nn::Linear>(4, 8, gen), std::make_shared<nn::Linear>(8, 3, gen)});
+  expect_load_fails(renamed, path, "parameter '1.weight' is not in the file");
+
+  auto wider = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Linear>(4, 9, gen), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(9, 3, gen)});
+  expect_load_fails(*wider, path, "'0.weight' has shape [8, 4] in the file but [9, 4] in the model");
+
+  auto doubles = mlp(gen, DType::Float64);
+  expect_load_fails(*doubles, path, "'0.weight' is float32 in the file but float64 in the model");
+
+  nn::Sequential fewer({std::make_shared<nn::Linear>(4, 8, gen)});
+  expect_load_fails(fewer, path, "the file's tensor '2.weight' is not a parameter of the model");
+
+  nn::Sequential no_bias({std::make_shared<nn::Linear>(4, 8, gen), std::make_shared<nn::ReLU>(),
+                          std::make_shared<nn::Linear>(8, 3, gen, false)});
+  expect_load_fails(no_bias, path, "'2.bias' is not a parameter");
+}
+
+TEST_F(Checkpoint, SaveIntoAMissingOrUnwritableDirectoryFails) {
+  Generator gen(1);
+  auto model = mlp(gen);
+  try {
+    nn::save(*model, dir_ / "no_such_dir" / "model.mtw");
+    ADD_FAILURE() << "save succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create a temporary file"), std::string::npos) << e.what();
+  }
+  // A regular file where the directory should be: unwritable even for root.
+  write(dir_ / "file", {'x'});
+  EXPECT_THROW(nn::save(*model, dir_ / "file" / "model.mtw"), Error);
+  // A directory where the file should be: the rename fails and the temporary file is removed.
+  fs::create_directory(dir_ / "taken");
+  fs::create_directory(dir_ / "taken" / "sub");
+  EXPECT_THROW(nn::save(*model, dir_ / "taken"), Error);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);
+}
+
+}  // namespace
+}  // namespace mt
