@@ -11,6 +11,12 @@ namespace mt {
 void set_num_threads(int threads);  // for all later kernels; at least 1
 int num_threads();
 
+// Flushes denormal floats (magnitudes below about 1e-38 in float32) to zero on this thread and on every
+// OpenMP worker, like torch.set_flush_denormal. On x86 an operation on a denormal costs about a hundred
+// cycles, and training produces them steadily (Adam's moments of a dead unit decay geometrically towards
+// zero). Returns false where the CPU offers no such mode. set_num_threads carries the mode to new workers.
+bool set_flush_denormal(bool on);
+
 // Below this many elementary operations a parallel region costs more than it saves (measured with
 // bench/bench_kernels on a 2-core EPYC: the fork/join is about 1-2 us).
 constexpr int64_t kParallelWork = 1 << 15;
