@@ -15,7 +15,11 @@ constexpr double kDefaultWidth = 960, kDefaultHeight = 800;
 constexpr double kPad = 16, kGap = 8, kBarWidth = 18;
 const std::string kAccuracyHeader = "accuracy";
 
-std::string percent(double fraction) { return format_number(100 * fraction, 1) + "%"; }
+// 99.97% must not print as "100.0%": one more decimal when rounding would claim perfection.
+std::string percent(double fraction) {
+  const std::string one = format_number(100 * fraction, 1);
+  return (one == "100.0" && fraction < 1 ? format_number(100 * fraction, 2) : one) + "%";
+}
 
 // White on dark cells; zeros in grey so that the few real confusions stand out among them.
 Rgb text_colour(int64_t count, Rgb cell) {

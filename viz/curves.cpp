@@ -18,9 +18,9 @@ std::vector<double> epochs(std::size_t n) {
 }
 
 Range epoch_range(std::size_t n) {
-  // Half an epoch either side for a single epoch; otherwise a small margin so end markers clear the frame.
+  // A small margin so that end markers clear the frame, never reaching the meaningless epoch 0.
   if (n <= 1) return {0.5, 1.5};
-  const double pad = 0.04 * static_cast<double>(n - 1);
+  const double pad = std::min(0.5, 0.04 * static_cast<double>(n - 1));
   return {1 - pad, static_cast<double>(n) + pad};
 }
 

@@ -11,7 +11,7 @@ namespace detail {
 namespace {
 
 constexpr double kPad = 16, kTile = 88, kSeparatorWidth = 2, kBarWidth = 16, kBarGap = 24;
-const std::string kBarLabel = "weight / max |weight| of the unit";
+const std::string kBarLabel = "w / max |w| of the unit";
 
 int grid_cols(int units, const WeightsOptions& options) {
   if (options.columns > 0) return options.columns;
@@ -68,12 +68,12 @@ void plot_first_layer_weights(const Tensor& weight, const std::string& path, con
 
   cairo_t* cr = figure.cr();
   draw_title(cr, figure.width(), title);
-  // The separators are the grid's background showing through the gaps between tiles.
-  const Rect grid = layout.tiles.bounds();
-  fill_rect(cr,
-            {grid.x - kSeparatorWidth, grid.y - kSeparatorWidth, grid.w + 2 * kSeparatorWidth,
-             grid.h + 2 * kSeparatorWidth},
-            kSeparator);
+  // The separators are a grey frame behind each tile, showing through the gaps; empty grid slots stay white.
+  for (int u = 0; u < units; ++u) {
+    const Rect t = layout.tiles.tile(u);
+    fill_rect(cr, {t.x - kSeparatorWidth, t.y - kSeparatorWidth, t.w + 2 * kSeparatorWidth, t.h + 2 * kSeparatorWidth},
+              kSeparator);
+  }
   std::vector<uint32_t> rgb(static_cast<std::size_t>(pixels));
   for (int u = 0; u < units; ++u) {
     const double* unit = w + static_cast<std::ptrdiff_t>(u) * pixels;
