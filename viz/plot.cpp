@@ -520,7 +520,11 @@ double title_height() {
 }
 
 double draw_title(cairo_t* cr, double width, const std::string& title) {
-  draw_text(cr, title, width / 2, 14, {kTitleSize, true}, HAlign::Center, VAlign::Top);
+  // A long custom title on a narrow figure shrinks rather than losing its ends.
+  Font font{kTitleSize, true};
+  const double w = text_width(cr, title, font);
+  if (w > width - 24) font.size = std::max(8.0, font.size * (width - 24) / w);
+  draw_text(cr, title, width / 2, 14, font, HAlign::Center, VAlign::Top);
   return title_height();
 }
 

@@ -10,7 +10,7 @@ namespace mt::viz {
 namespace detail {
 namespace {
 
-constexpr double kPad = 16, kGap = 14, kCaptionGap = 6, kCellWidth = 172, kCellHeight = 196;
+constexpr double kPad = 16, kMinWidth = 400, kGap = 14, kCaptionGap = 6, kCellWidth = 172, kCellHeight = 196;
 constexpr Font kCaptionFont{kTickSize + 1, true};
 
 // At least one row, so that a "no data" figure keeps a readable size.
@@ -30,9 +30,12 @@ Rect SamplesLayout::image(int i) const {
 SamplesLayout samples_layout(const std::vector<std::pair<std::string, std::string>>& captions,
                              const SamplesOptions& options) {
   MeasureContext m;
-  const int rows = grid_rows(captions.size(), options.cols);
+  // A few samples get a grid of their own size rather than sitting in the corner of a mostly empty one.
+  const int cols = std::clamp(static_cast<int>(captions.size()), 1, options.cols);
+  const int rows = grid_rows(captions.size(), cols);
   const double top = title_height();
-  const double width = resolved_width(options.figure, 2 * kPad + options.cols * kCellWidth);
+  // Wide enough for the title even with one column.
+  const double width = resolved_width(options.figure, std::max(kMinWidth, 2 * kPad + cols * kCellWidth));
   const double height = resolved_height(options.figure, top + kPad + rows * kCellHeight);
   const Rect area{kPad, top, width - 2 * kPad, height - top - kPad};
   const double aspect = static_cast<double>(options.image_width) / options.image_height;
@@ -43,7 +46,7 @@ SamplesLayout samples_layout(const std::vector<std::pair<std::string, std::strin
   SamplesLayout layout;
   for (layout.caption_lines = 1; layout.caption_lines <= 2; ++layout.caption_lines) {
     const double caption_h = kCaptionGap + layout.caption_lines * line_h;
-    layout.cells = fit_tiles(area, rows, options.cols, aspect, kGap, caption_h);
+    layout.cells = fit_tiles(area, rows, cols, aspect, kGap, caption_h);
     layout.image_h = layout.cells.tile_h - caption_h;
     // A caption may use the gap beside its image too, but not reach the neighbouring caption.
     if (widest <= layout.cells.tile_w + kGap * 0.6) break;

@@ -10,7 +10,7 @@ namespace mt::viz {
 namespace detail {
 namespace {
 
-constexpr double kPad = 16, kTile = 88, kSeparatorWidth = 2, kBarWidth = 16, kBarGap = 24;
+constexpr double kPad = 16, kMinWidth = 480, kTile = 88, kSeparatorWidth = 2, kBarWidth = 16, kBarGap = 24;
 const std::string kBarLabel = "w / max |w| of the unit";
 
 int grid_cols(int units, const WeightsOptions& options) {
@@ -27,14 +27,19 @@ WeightsLayout weights_layout(int units, const WeightsOptions& options) {
   const double aspect = static_cast<double>(options.image_width) / options.image_height;
   const double bar_w = kBarGap + kBarWidth + colorbar_extent(m.cr(), {-1, 1}, kBarLabel);
   const double top = title_height();
-  const double width = resolved_width(options.figure, 2 * kPad + cols * (kTile * aspect + kSeparatorWidth) + bar_w);
-  const double height = resolved_height(options.figure, top + kPad + rows * (kTile + kSeparatorWidth));
+  // The rotated bar label sets the least height, the title the least width, however few the units.
+  const double min_bar_h = std::max(160.0, text_width(m.cr(), kBarLabel, {kLabelSize, false}) + 16);
+  const double width =
+      resolved_width(options.figure, std::max(kMinWidth, 2 * kPad + cols * (kTile * aspect + kSeparatorWidth) + bar_w));
+  const double height = resolved_height(
+      options.figure, top + kPad + std::max(min_bar_h, rows * (kTile + kSeparatorWidth)));
   WeightsLayout layout;
   layout.tiles = fit_tiles({kPad, top, width - 2 * kPad - bar_w, height - top - kPad}, rows, cols, aspect, kSeparatorWidth);
   const Rect grid = layout.tiles.bounds();
-  // The bar spans the middle of the grid: as tall as the grid would dwarf the labels on a big one.
-  const double bar_h = std::min(grid.h, std::max(160.0, grid.h * 0.6));
-  layout.colorbar = {grid.right() + kBarGap, grid.cy() - bar_h / 2, kBarWidth, bar_h};
+  // The bar spans the middle of the grid: one as tall as a big grid would dwarf its labels.
+  const Rect& area = layout.tiles.area;
+  const double bar_h = std::min(area.h, std::max(min_bar_h, grid.h * 0.6));
+  layout.colorbar = {grid.right() + kBarGap, area.cy() - bar_h / 2, kBarWidth, bar_h};
   layout.width = width;
   layout.height = height;
   return layout;
