@@ -1,7 +1,9 @@
 #pragma once
 // Where each figure puts its grid of cells, images or tiles. The figures draw from these layouts and the tests
 // read pixels at the same places, so a test checks colours where the figure says it drew them.
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "viz/plot.h"
