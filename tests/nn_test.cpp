@@ -46,7 +46,7 @@ Stats stats(const Tensor& t) {
 
 // --- Modules -------------------------------------------------------------------------------------------
 
-TEST(Module, NamesParametersRecursively) {
+TEST(NnModule, NamesParametersRecursively) {
   Generator gen(1);
   nn::Linear linear(4, 3, gen);
   EXPECT_EQ(names(linear), (std::vector<std::string>{"weight", "bias"}));
@@ -71,7 +71,7 @@ TEST(Module, NamesParametersRecursively) {
   EXPECT_FALSE(no_bias.bias().defined());
 }
 
-TEST(Module, PrintsLayersShapesAndParameterCount) {
+TEST(NnModule, PrintsLayersShapesAndParameterCount) {
   Generator gen(1);
   auto model = mlp(gen);
   model->add(std::make_shared<nn::Dropout>(0.25));
@@ -86,7 +86,7 @@ TEST(Module, PrintsLayersShapesAndParameterCount) {
             "Parameters: 67\n");
 }
 
-TEST(Module, TrainEvalAndZeroGradReachEveryChild) {
+TEST(NnModule, TrainEvalAndZeroGradReachEveryChild) {
   Generator gen(1);
   auto model = mlp(gen);
   EXPECT_TRUE(model->is_training());
@@ -103,7 +103,7 @@ TEST(Module, TrainEvalAndZeroGradReachEveryChild) {
   for (const Var& p : model->parameters()) EXPECT_FALSE(p.grad().defined());
 }
 
-TEST(Module, ConvertsToFloat64) {
+TEST(NnModule, ConvertsToFloat64) {
   Generator gen(1);
   auto model = mlp(gen);
   const std::vector<double> before = model->parameters()[0].value().to_vector();
@@ -118,7 +118,7 @@ TEST(Module, ConvertsToFloat64) {
 
 // --- Linear --------------------------------------------------------------------------------------------
 
-TEST(Linear, ForwardIsXWTransposedPlusB) {
+TEST(NnLinear, ForwardIsXWTransposedPlusB) {
   Generator gen(3);
   nn::Linear linear(2, 3, gen, true, DType::Float64);
   linear.weight().value().copy_(Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {3, 2}));
@@ -132,7 +132,7 @@ TEST(Linear, ForwardIsXWTransposedPlusB) {
   EXPECT_THROW(linear(Var(Tensor::ones({2, 3}, DType::Float64))), Error);
 }
 
-TEST(Linear, InitialisationIsReproducibleFromTheSeed) {
+TEST(NnLinear, InitialisationIsReproducibleFromTheSeed) {
   Generator a(42), b(42), c(43);
   nn::Linear la(16, 8, a), lb(16, 8, b), lc(16, 8, c);
   EXPECT_EQ(la.weight().value().to_vector(), lb.weight().value().to_vector());
@@ -140,7 +140,7 @@ TEST(Linear, InitialisationIsReproducibleFromTheSeed) {
   EXPECT_NE(la.weight().value().to_vector(), lc.weight().value().to_vector());
 }
 
-TEST(Linear, InitialisationMatchesPyTorchsDistribution) {
+TEST(NnLinear, InitialisationMatchesPyTorchsDistribution) {
   // W and b ~ U(-1/sqrt(in), 1/sqrt(in)): mean 0, std bound/sqrt(3). With n samples the sample mean has
   // std bound/sqrt(3n); the bounds below are 5 of those standard errors.
   Generator gen(7);
@@ -161,7 +161,7 @@ TEST(Linear, InitialisationMatchesPyTorchsDistribution) {
   EXPECT_NEAR(b.mean, 0, 5 * bound / std::sqrt(3.0 * out));
 }
 
-TEST(Linear, GradcheckFloat64) {
+TEST(NnLinear, GradcheckFloat64) {
   Generator gen(5);
   nn::Linear linear(4, 3, gen, true, DType::Float64);
   const Tensor x = Tensor::normal({5, 4}, 0, 1, gen, DType::Float64);
@@ -187,7 +187,7 @@ TEST(Linear, GradcheckFloat64) {
   EXPECT_EQ(linear.bias().grad().to_vector(), vars[2].grad().to_vector());
 }
 
-TEST(Sequential, GradcheckThroughEveryActivation) {
+TEST(NnSequential, GradcheckThroughEveryActivation) {
   Generator gen(9);
   nn::Sequential model({std::make_shared<nn::Linear>(3, 5, gen), std::make_shared<nn::Tanh>(),
                         std::make_shared<nn::Linear>(5, 4, gen), std::make_shared<nn::Sigmoid>(),
@@ -200,7 +200,7 @@ TEST(Sequential, GradcheckThroughEveryActivation) {
 
 // --- Initialisers --------------------------------------------------------------------------------------
 
-TEST(Init, FansAndGains) {
+TEST(NnInit, FansAndGains) {
   EXPECT_EQ(nn::init::fans({8, 4}).in, 4);
   EXPECT_EQ(nn::init::fans({8, 4}).out, 8);
   EXPECT_EQ(nn::init::fans({8, 4, 3, 3}).in, 36);
@@ -211,7 +211,7 @@ TEST(Init, FansAndGains) {
   EXPECT_DOUBLE_EQ(nn::init::gain(nn::init::Nonlinearity::LeakyReLU, std::sqrt(5.0)), std::sqrt(1.0 / 3));
 }
 
-TEST(Init, DistributionsHaveTheirStandardDeviations) {
+TEST(NnInit, DistributionsHaveTheirStandardDeviations) {
   Generator gen(11);
   const int64_t out = 400, in = 300;
   const double n = static_cast<double>(in * out);
@@ -253,7 +253,7 @@ TEST(Init, DistributionsHaveTheirStandardDeviations) {
 
 // --- Layers --------------------------------------------------------------------------------------------
 
-TEST(Dropout, DropsInTrainingOnlyAndIsSeeded) {
+TEST(NnDropout, DropsInTrainingOnlyAndIsSeeded) {
   const Var x(Tensor::ones({100, 100}), true);
   nn::Dropout a(0.3, 5), b(0.3, 5);
   const std::vector<double> ya = a(x).value().to_vector();
@@ -271,7 +271,7 @@ TEST(Dropout, DropsInTrainingOnlyAndIsSeeded) {
   EXPECT_THROW(nn::Dropout(1.5), Error);
 }
 
-TEST(Functional, SoftmaxFamilyAndCrossEntropy) {
+TEST(NnFunctional, SoftmaxFamilyAndCrossEntropy) {
   const Var logits(Tensor::from_vector(std::vector<double>{1, 2, 3, -1, 0.5, 1000}, {2, 3}), true);
   const std::vector<int64_t> labels{2, 0};
   const std::vector<double> p = nn::softmax(logits, 1).value().to_vector();
@@ -284,7 +284,7 @@ TEST(Functional, SoftmaxFamilyAndCrossEntropy) {
 
 // --- Checkpoints ---------------------------------------------------------------------------------------
 
-class Checkpoint : public ::testing::Test {
+class NnCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
@@ -322,7 +322,7 @@ class Checkpoint : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(Checkpoint, SaveThenLoadGivesBitIdenticalPredictions) {
+TEST_F(NnCheckpoint, SaveThenLoadGivesBitIdenticalPredictions) {
   Generator gen(1), other(2);
   auto model = mlp(gen), fresh = mlp(other);
   const Var x(Tensor::normal({10, 4}, 0, 1, gen));
@@ -336,7 +336,7 @@ TEST_F(Checkpoint, SaveThenLoadGivesBitIdenticalPredictions) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
 }
 
-TEST_F(Checkpoint, RoundTripsFloat64AndOverwrites) {
+TEST_F(NnCheckpoint, RoundTripsFloat64AndOverwrites) {
   Generator gen(1), other(2);
   auto model = mlp(gen, DType::Float64), fresh = mlp(other, DType::Float64);
   const fs::path path = dir_ / "model.mtw";
@@ -346,7 +346,7 @@ TEST_F(Checkpoint, RoundTripsFloat64AndOverwrites) {
   EXPECT_EQ(snapshot(*fresh), snapshot(*model));
 }
 
-TEST_F(Checkpoint, FileFollowsTheDocumentedFormat) {
+TEST_F(NnCheckpoint, FileFollowsTheDocumentedFormat) {
   Generator gen(1);
   nn::Linear linear(2, 1, gen, false);
   const fs::path path = dir_ / "linear.mtw";
@@ -364,7 +364,7 @@ TEST_F(Checkpoint, FileFollowsTheDocumentedFormat) {
   EXPECT_EQ(bytes[44], 2);  // in_features
 }
 
-TEST_F(Checkpoint, CorruptFilesAreRejectedAndLeaveTheModelUnchanged) {
+TEST_F(NnCheckpoint, CorruptFilesAreRejectedAndLeaveTheModelUnchanged) {
   Generator gen(1), other(2);
   auto model = mlp(gen), target = mlp(other);
   const fs::path good = dir_ / "good.mtw";
@@ -403,7 +403,7 @@ TEST_F(Checkpoint, CorruptFilesAreRejectedAndLeaveTheModelUnchanged) {
   expect_load_fails(*target, dir_ / "missing.mtw", "cannot open");
 }
 
-TEST_F(Checkpoint, MismatchedModelsAreRejectedAndLeftUnchanged) {
+TEST_F(NnCheckpoint, MismatchedModelsAreRejectedAndLeftUnchanged) {
   Generator gen(1);
   auto model = mlp(gen);
   const fs::path path = dir_ / "model.mtw";
@@ -428,7 +428,7 @@ TEST_F(Checkpoint, MismatchedModelsAreRejectedAndLeftUnchanged) {
   expect_load_fails(no_bias, path, "'2.bias' is not a parameter");
 }
 
-TEST_F(Checkpoint, SaveIntoAMissingOrUnwritableDirectoryFails) {
+TEST_F(NnCheckpoint, SaveIntoAMissingOrUnwritableDirectoryFails) {
   Generator gen(1);
   auto model = mlp(gen);
   try {
