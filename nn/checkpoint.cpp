@@ -1,7 +1,6 @@
 #include "nn/checkpoint.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -184,14 +183,16 @@ std::vector<std::pair<std::string, Tensor>> parse(const std::vector<uint8_t>& fi
   return decode_payload(payload, payload_size, where);
 }
 
-void write_all(int fd, const uint8_t* data, size_t size) {
+// False with errno set on failure.
+bool write_all(int fd, const uint8_t* data, size_t size) {
   while (size > 0) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(errno, std::system_category());
+    if (n < 0) return false;
     data += n;
     size -= static_cast<size_t>(n);
   }
+  return true;
 }
 
 }  // namespace
@@ -209,31 +210,35 @@ void save(const Module& module, const std::filesystem::path& path) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::string hidden = ".";  // built with += because GCC 12 warns falsely (-Wrestrict) on "." + string
   hidden += path.filename().string();
-  hidden += ".tmp.XXXXXX";
-  std::string temp = (dir / hidden).string();
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) throw Error(where + ": cannot create a temporary file in '" + dir.string() + "': " + errno_message());
-  try {
-    write_all(fd, file.data(), file.size());
-    if (::fsync(fd) != 0) throw std::system_error(errno, std::system_category());
-    if (::close(fd) != 0) {
-      const int saved = errno;
-      ::unlink(temp.c_str());
-      throw Error(where + ": cannot write: " + std::system_category().message(saved));
-    }
-  } catch (const std::system_error& e) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw Error(where + ": cannot write: " + e.code().message());
+  hidden += ".tmp." + std::to_string(::getpid()) + ".";
+  // Not mkstemp: it creates the file 0600, and fixing that needs umask(), which is process-wide. O_EXCL with
+  // a name unique per process, and a suffix for threads saving to the same path at once, is just as safe.
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    temp = (dir / (hidden + std::to_string(attempt))).string();
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
   }
-  // mkstemp makes the file private (0600); give it the permissions a newly created file would have.
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::chmod(temp.c_str(), 0666 & ~mask);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string message = errno_message();
+  if (fd < 0) throw Error(where + ": cannot create a temporary file in '" + dir.string() + "': " + errno_message());
+  // The first failure is reported and the temporary file removed, so a failed save leaves the directory as
+  // it was; the file is closed in any case, and renamed only when complete.
+  const char* failed = nullptr;
+  int error = 0;
+  auto check = [&](bool ok, const char* what) {
+    if (!ok && !failed) {
+      failed = what;
+      error = errno;
+    }
+    return ok;
+  };
+  const bool written = check(write_all(fd, file.data(), file.size()), "cannot write") &&
+                       check(::fsync(fd) == 0, "cannot flush to disk");
+  const bool closed = check(::close(fd) == 0, "cannot close");
+  if (written && closed) check(::rename(temp.c_str(), path.c_str()) == 0, "cannot rename the temporary file into place");
+  if (failed) {
     ::unlink(temp.c_str());
-    throw Error(where + ": cannot rename the temporary file into place: " + message);
+    throw Error(where + ": " + failed + ": " + std::system_category().message(error));
   }
 }
 
