@@ -89,6 +89,32 @@ Var matmul(const Var& a, const Var& b) {
   });
 }
 
+namespace {
+
+// The gradients of y = x W^T + b: dx = g W (only when x wants it), dW = g^T x, db = the column sums of g.
+std::vector<Tensor> linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, bool need_dx, bool has_bias) {
+  const int rows[] = {0};
+  std::vector<Tensor> grads{need_dx ? matmul(g, w) : Tensor(), matmul(g.t(), x)};
+  if (has_bias) grads.push_back(sum(g, rows));
+  return grads;
+}
+
+}  // namespace
+
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+  return record("linear", linear(x.value(), weight.value(), bias.value()), {x, weight, bias},
+                [xv = x.value(), wv = weight.value(), need_dx = x.requires_grad()](const Tensor& g) {
+                  return linear_backward(g, xv, wv, need_dx, true);
+                });
+}
+
+Var linear(const Var& x, const Var& weight) {
+  return record("linear", linear(x.value(), weight.value(), Tensor()), {x, weight},
+                [xv = x.value(), wv = weight.value(), need_dx = x.requires_grad()](const Tensor& g) {
+                  return linear_backward(g, xv, wv, need_dx, false);
+                });
+}
+
 Var sum(const Var& x, std::span<const int> dims, bool keepdim) {
   // The gradient of a sum is g copied to every summed element: reshape g to keepdim form and broadcast.
   const Tensor kept = sum(x.value(), dims, true);

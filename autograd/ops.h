@@ -27,6 +27,10 @@ Var sigmoid(const Var& x);            // 1 / (1 + e^-x)
 Var tanh(const Var& x);               // tanh x
 
 Var matmul(const Var& a, const Var& b);  // [M,K] x [K,N]; [B,M,K] x [B,K,N] (either may be 2-D)
+// x W^T + b for x [N, in], W [out, in], b [out] (nn::Linear's layer). Fused: no copy of W^T or of its
+// gradient, and no gradient for x unless x requires one (the input of a first layer does not).
+Var linear(const Var& x, const Var& weight, const Var& bias);
+Var linear(const Var& x, const Var& weight);  // without bias
 
 Var sum(const Var& x, std::span<const int> dims = {}, bool keepdim = false);   // all dims when empty
 Var mean(const Var& x, std::span<const int> dims = {}, bool keepdim = false);  // all dims when empty
@@ -45,7 +49,7 @@ Var cross_entropy(const Var& logits, std::span<const int64_t> labels);
 // The names of every op above, for tests that must cover them all.
 inline constexpr std::string_view kOps[] = {
     "add",  "sub",     "mul",       "div",    "add_scalar", "mul_scalar", "neg",       "exp",
-    "log",  "sqrt",    "pow",       "relu",   "sigmoid",    "tanh",       "matmul",    "sum",
+    "log",  "sqrt",    "pow",       "relu",   "sigmoid",    "tanh",       "matmul",    "linear",  "sum",
     "mean", "max",     "reshape",   "transpose", "permute", "narrow",     "softmax",   "log_softmax",
     "cross_entropy"};
 

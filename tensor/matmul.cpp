@@ -41,4 +41,24 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (!x.defined() || !weight.defined()) throw Error("linear: an operand is undefined");
+  if (x.dim() != 2 || weight.dim() != 2 || x.size(1) != weight.size(1))
+    throw Error("linear: input " + x.shape().str() + " and weight " + weight.shape().str() +
+                " do not fit: expected input [N, in] and weight [out, in]");
+  if (x.dtype() != weight.dtype() || (bias.defined() && bias.dtype() != x.dtype()))
+    throw Error("linear: dtypes differ: " + x.str() + ", " + weight.str() + (bias.defined() ? ", " + bias.str() : ""));
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0)))
+    throw Error("linear: bias " + bias.shape().str() + " does not fit weight " + weight.shape().str());
+  const int64_t n = x.size(0), in = x.size(1), out = weight.size(0);
+  Tensor y = Tensor::empty({n, out}, x.dtype());
+  if (bias.defined()) y.copy_(bias);
+  detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const Tensor wt = weight.t();
+    detail::gemm<T>(n, out, in, matrix_at<T>(x, 0), matrix_at<T>(wt, 0), y.data<T>(), out, bias.defined());
+  });
+  return y;
+}
+
 }  // namespace mt

@@ -69,6 +69,11 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                      {"transposed operands", binary(&matmul), {randn({5, 3}, 3).t(), randn({4, 5}, 4).t()}},
                      {"batched", binary(&matmul), {randn({2, 3, 5}, 5), randn({2, 5, 4}, 6)}},
                      {"batched with shared matrix", binary(&matmul), {randn({2, 3, 5}, 7), randn({5, 4}, 8)}}};
+  cases["linear"] = {
+      {"with bias", [](const std::vector<Var>& v) { return linear(v[0], v[1], v[2]); },
+       {randn({4, 5}, 1), randn({3, 5}, 2), randn({3}, 3)}},
+      {"without bias, transposed input and weight", [](const std::vector<Var>& v) { return linear(v[0], v[1]); },
+       {randn({5, 4}, 4).t(), randn({5, 3}, 5).t()}}};
   cases["sum"] = {{"all", [](const std::vector<Var>& v) { return sum(v[0]); }, {randn({3, 4}, 1)}},
                   {"dims 0 and 2 keepdim",
                    [d02](const std::vector<Var>& v) { return sum(v[0], d02, true); }, {randn({2, 3, 4}, 2)}},
@@ -121,6 +126,16 @@ TEST(Gradcheck, ReportsTheOpInputAndWorstElementOfAWrongGradient) {
   EXPECT_NE(result.message.find("op 'wrong_square': input 0 float64[2] element [1]"), std::string::npos)
       << result.message;
   EXPECT_THROW(gradcheck(wrong_square, {Tensor::zeros({2})}), Error) << "float32 inputs are refused";
+}
+
+TEST(Linear, SkipsTheInputGradientWhenTheInputNeedsNone) {
+  const Var x(randn({4, 5}, 1)), w(randn({3, 5}, 2), true), b(randn({3}, 3), true);
+  sum(linear(x, w, b)).backward();
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_EQ(w.grad().shape(), Shape({3, 5}));
+  EXPECT_TRUE(w.grad().is_contiguous());
+  EXPECT_EQ(b.grad().to_vector(), (std::vector<double>{4, 4, 4}));
+  EXPECT_THROW(linear(x, Var(randn({3, 4}, 4))), Error);
 }
 
 TEST(Tape, AccumulatesAcrossBackwardCallsUntilZeroGrad) {

@@ -173,6 +173,17 @@ TEST(Kernels, MatmulAtBlockEdgesAndWithTransposes) {
   }
 }
 
+TEST(Kernels, LinearIsMatmulWithTransposedWeightPlusBias) {
+  Generator gen(5);
+  const Tensor x = Tensor::normal({7, 33}, 0, 1, gen, DType::Float64);
+  const Tensor w = Tensor::normal({12, 33}, 0, 1, gen, DType::Float64);
+  const Tensor b = Tensor::normal({12}, 0, 1, gen, DType::Float64);
+  expect_values(linear(x, w, b), (matmul(x, w.t()) + b).to_vector(), 1e-12);
+  expect_values(linear(x, w, Tensor()), matmul(x, w.t()).to_vector(), 1e-12);
+  EXPECT_THROW(linear(x, w.t(), b), Error);
+  EXPECT_THROW(linear(x, w, Tensor::zeros({11}, DType::Float64)), Error);
+}
+
 TEST(Kernels, BatchedMatmul) {
   Generator gen(3);
   const Tensor a = Tensor::normal({3, 4, 5}, 0, 1, gen, DType::Float64);
