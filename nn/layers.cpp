@@ -25,7 +25,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool b
   }
 }
 
-Var Linear::forward(const Var& x) { return linear(x, weight_, bias_); }
+// Qualified: the fused mt::linear op (autograd) is found by ADL too, and it has no optional bias.
+Var Linear::forward(const Var& x) { return nn::linear(x, weight_, bias_); }
 
 std::string Linear::describe() const {
   return "Linear(in_features=" + std::to_string(in_features_) + ", out_features=" + std::to_string(out_features_) +
