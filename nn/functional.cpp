@@ -5,20 +5,14 @@
 namespace mt::nn {
 
 Var linear(const Var& x, const Var& weight, const Var& bias) {
-  if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
-    throw Error("linear: input " + x.value().str() + " does not match weight " + weight.value().str() +
-                " (expected input [..., " + std::to_string(weight.dim() == 2 ? weight.size(1) : -1) + "])");
-  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0)))
-    throw Error("linear: bias " + bias.value().str() + " does not match weight " + weight.value().str());
-  // matmul takes 2-D or batched 3-D operands; fold any leading dims into the rows and restore them after.
-  const Shape in_shape = x.shape();
-  const Var rows = x.dim() == 2 ? x : reshape(x, {-1, x.size(-1)});
-  Var y = matmul(rows, transpose(weight, 0, 1));
-  if (bias.defined()) y = y + bias;
-  if (x.dim() == 2) return y;
-  Shape out_shape = in_shape;
+  if (x.dim() == 2) return bias.defined() ? mt::linear(x, weight, bias) : mt::linear(x, weight);
+  // The fused op takes rows [N, in]: fold any leading dims into the rows and restore them after.
+  if (x.dim() < 1 || weight.dim() != 2)
+    throw Error("linear: input " + x.value().str() + " and weight " + weight.value().str() +
+                " do not fit: expected input [..., in] and weight [out, in]");
+  Shape out_shape = x.shape();
   out_shape[out_shape.size() - 1] = weight.size(0);
-  return reshape(y, out_shape);
+  return reshape(nn::linear(reshape(x, {-1, x.size(-1)}), weight, bias), out_shape);
 }
 
 Var dropout(const Var& x, double p, Generator& gen, bool training) {

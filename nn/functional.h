@@ -19,7 +19,8 @@ using mt::tanh;         // tanh x
 // softmax cross-entropy with mean reduction (torch.nn.functional.cross_entropy).
 using mt::cross_entropy;
 
-// x W^T + b for x [..., in], W [out, in], b [out] (b may be undefined: no bias).
+// x W^T + b for x [..., in], W [out, in], b [out] (b may be undefined: no bias), through the fused
+// mt::linear op on rows [N, in]; other ranks are folded into rows.
 Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 
 // Inverted dropout: zeroes each element with probability p, drawn from gen, and scales the rest by
