@@ -8,16 +8,6 @@
 namespace mt::optim {
 namespace {
 
-// Calls body(T{}) with T the element type of `dtype`.
-template <class Body>
-void with_element_type(DType dtype, Body&& body) {
-  if (dtype == DType::Float32) {
-    body(float{});
-  } else {
-    body(double{});
-  }
-}
-
 // The gradient the next update reads, or an undefined tensor when the parameter has none this step.
 const Tensor& usable_grad(const Var& p, const char* optimizer, size_t index) {
   const Tensor& g = p.grad();
@@ -87,7 +77,7 @@ void SGD::step() {
     if (!grad.defined()) continue;
     const bool first = options_.momentum != 0 && !momentum_[k].defined();
     if (first) momentum_[k] = Tensor::empty(p.shape(), p.dtype());
-    with_element_type(p.dtype(), [&](auto tag) {
+    dispatch_dtype(p.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* w = p.value().data<T>();
       const T* g = grad.data<T>();
@@ -136,7 +126,7 @@ void Adam::step() {
     const double t = static_cast<double>(s.steps);
     const double bias_correction1 = 1 - std::pow(options_.beta1, t);
     const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
-    with_element_type(p.dtype(), [&](auto tag) {
+    dispatch_dtype(p.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* w = p.value().data<T>();
       const T* g = grad.data<T>();

@@ -20,7 +20,7 @@ Tensor binary(const char* name, const Tensor& a, const Tensor& b, Op op) {
     throw Error(std::string(name) + ": dtypes differ: " + a.str() + " and " + b.str());
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(shape, a.dtype());
-  detail::dispatch(a.dtype(), [&](auto tag) {
+  dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
     const T* pa = a.data<T>();
@@ -49,7 +49,7 @@ template <class Op>
 Tensor unary(const char* name, const Tensor& x, Op op) {
   check_operand(x, name);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
-  detail::dispatch(x.dtype(), [&](auto tag) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
     const T* px = x.data<T>();

@@ -33,7 +33,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     throw_shapes(a, b, "batch sizes " + std::to_string(a.size(0)) + " and " + std::to_string(b.size(0)) + " differ");
 
   Tensor out = batches ? Tensor::empty({batches, m, n}, a.dtype()) : Tensor::empty({m, n}, a.dtype());
-  detail::dispatch(a.dtype(), [&](auto tag) {
+  dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     for (int64_t i = 0; i < std::max<int64_t>(batches, 1); ++i)
       detail::gemm<T>(m, n, k, matrix_at<T>(a, i), matrix_at<T>(b, i), out.data<T>() + i * m * n, n, false);
@@ -53,7 +53,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int64_t n = x.size(0), in = x.size(1), out = weight.size(0);
   Tensor y = Tensor::empty({n, out}, x.dtype());
   if (bias.defined()) y.copy_(bias);
-  detail::dispatch(x.dtype(), [&](auto tag) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const Tensor wt = weight.t();
     detail::gemm<T>(n, out, in, matrix_at<T>(x, 0), matrix_at<T>(wt, 0), y.data<T>(), out, bias.defined());

@@ -67,7 +67,7 @@ template <class Fold>
 Tensor reduce(const char* op, const Tensor& x, std::span<const int> dims, bool keepdim, Fold fold) {
   const ReductionRows r = reduction_rows(x, dims, keepdim, op);
   Tensor out = Tensor::empty(r.out_shape, x.dtype());
-  detail::dispatch(x.dtype(), [&](auto tag) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
     T* dst = out.data<T>();
@@ -111,7 +111,7 @@ std::vector<int64_t> argmax(const Tensor& x, int dim) {
   if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("argmax: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
   const ReductionRows r = reduction_rows(x, d, false, "argmax");
   std::vector<int64_t> indices(r.rows);
-  detail::dispatch(x.dtype(), [&](auto tag) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
     for (int64_t i = 0; i < r.rows; ++i) {

@@ -19,7 +19,7 @@ Tensor along_rows(const char* op, const Tensor& x, int dim, RowFn row_fn) {
   Tensor out = Tensor::empty(in.shape(), in.dtype());
   const int64_t cols = in.dim() == 0 ? 1 : in.shape().back();
   const int64_t rows = cols == 0 ? 0 : in.numel() / cols;
-  detail::dispatch(x.dtype(), [&](auto tag) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = in.data<T>();
     T* dst = out.data<T>();
@@ -87,7 +87,7 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
   check_logits("cross_entropy", logits, labels);
   const Tensor x = logits.contiguous();
   const int64_t n = x.size(0), c = x.size(1);
-  return detail::dispatch(x.dtype(), [&](auto tag) {
+  return dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
     double total = 0;
@@ -105,7 +105,7 @@ Tensor cross_entropy_backward(const Tensor& logits, std::span<const int64_t> lab
   const Tensor x = logits.contiguous();
   const int64_t n = x.size(0), c = x.size(1);
   Tensor grad = Tensor::empty(x.shape(), x.dtype());
-  detail::dispatch(x.dtype(), [&](auto tag) {
+  dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
     T* out = grad.data<T>();

@@ -9,13 +9,6 @@
 
 namespace mt::detail {
 
-// Calls fn(T{}) with T the C++ element type of `dtype`.
-template <class Fn>
-decltype(auto) dispatch(DType dtype, Fn&& fn) {
-  if (dtype == DType::Float32) return fn(float{});
-  return fn(double{});
-}
-
 // Strides that make `t` read as if it had `shape` (0 along the dims it is repeated in); throws naming `op`.
 Shape broadcast_strides(const Tensor& t, const Shape& shape, const char* op);
 

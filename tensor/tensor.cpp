@@ -87,7 +87,7 @@ Tensor Tensor::arange(double start, double end, double step, DType dtype) {
   if (step == 0) throw Error("arange: step is zero");
   const double count = std::ceil((end - start) / step);
   Tensor t = empty({count > 0 ? static_cast<int64_t>(count) : 0}, dtype);
-  detail::dispatch(dtype, [&](auto tag) {
+  dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
@@ -114,7 +114,7 @@ Tensor Tensor::from_vector(std::span<const double> values, const Shape& shape) {
 
 Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
-  detail::dispatch(dtype, [&](auto tag) {
+  dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(gen.uniform(low, high));
@@ -124,7 +124,7 @@ Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& g
 
 Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
-  detail::dispatch(dtype, [&](auto tag) {
+  dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
@@ -161,7 +161,7 @@ double Tensor::at(std::initializer_list<int64_t> index) const {
     if (i < 0 || i >= shape_[d]) throw Error("at: index " + std::to_string(i) + " out of range for " + str());
     offset += i * strides_[d++];
   }
-  return detail::dispatch(dtype_, [&](auto tag) { return static_cast<double>(data<decltype(tag)>()[offset]); });
+  return dispatch_dtype(dtype_, [&](auto tag) { return static_cast<double>(data<decltype(tag)>()[offset]); });
 }
 
 std::vector<double> Tensor::to_vector() const {
@@ -294,7 +294,7 @@ Tensor Tensor::to(DType dtype) const {
 
 const Tensor& Tensor::fill_(double value) const {
   check_defined(*this, "fill_");
-  detail::dispatch(dtype_, [&](auto tag) {
+  dispatch_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
     T* p = data<T>();
     const T v = static_cast<T>(value);
@@ -309,8 +309,8 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
   check_defined(*this, "copy_");
   check_defined(src, "copy_");
   const Shape src_strides = detail::broadcast_strides(src, shape_, "copy_");
-  detail::dispatch(dtype_, [&](auto dst_tag) {
-    detail::dispatch(src.dtype_, [&](auto src_tag) {
+  dispatch_dtype(dtype_, [&](auto dst_tag) {
+    dispatch_dtype(src.dtype_, [&](auto src_tag) {
       copy_elements<decltype(dst_tag), decltype(src_tag)>(*this, src, src_strides);
     });
   });

@@ -22,6 +22,13 @@ template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::Float32; }
 template <> constexpr DType dtype_of<double>() { return DType::Float64; }
 
+// Calls fn(T{}) with T the C++ element type of `dtype`: how a kernel is written once for float and double.
+template <class Fn>
+decltype(auto) dispatch_dtype(DType dtype, Fn&& fn) {
+  if (dtype == DType::Float32) return fn(float{});
+  return fn(double{});
+}
+
 // Bytes shared by all the tensors that view them. Aligned to 64 bytes (a cache line, an AVX-512 vector).
 class Storage {
  public:
