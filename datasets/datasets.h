@@ -1,0 +1,148 @@
+#pragma once
+// MNIST and Fashion-MNIST: 28x28 grey images with labels 0..9, kept as bytes and turned into float tensors
+// one batch at a time by DataLoader.
+//
+//   auto [train, val] = mt::datasets::train_validation_split(mt::datasets::FashionMNIST(mt::datasets::Split::Train));
+//   mt::datasets::DataLoader loader(train, {.batch_size = 64, .seed = 1});
+//   for (int epoch = 0; epoch < 10; ++epoch) {
+//     loader.set_epoch(epoch);
+//     for (const mt::datasets::Batch& batch : loader) step(batch.images, batch.labels);
+//   }
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "datasets/idx.h"
+#include "tensor/tensor.h"
+
+namespace mt::datasets {
+
+enum class Split { Train, Test };
+
+struct DatasetOptions {
+  // Directory with the four standard files (train-images-idx3-ubyte.gz ..., or the same names without .gz).
+  // Empty: the first of default_dirs() that holds them.
+  std::string dir;
+  // Files with an official name must hold the official content (size and CRC32 after decompression);
+  // a mismatch is an error unless this is false. See official_files() in mnist.cpp for what is known.
+  bool verify = true;
+};
+
+// Images of one split as bytes (rows * cols per image) with their labels; copies share the bytes.
+class ImageDataset {
+ public:
+  ImageDataset(std::string name, std::vector<uint8_t> images, std::vector<uint8_t> labels, int64_t rows, int64_t cols,
+               std::vector<std::string> class_names);
+
+  const std::string& name() const { return name_; }  // "MNIST test", "MNIST train[0:54000]"
+  int64_t size() const { return count_; }
+  int64_t rows() const { return data_->rows; }
+  int64_t cols() const { return data_->cols; }
+  int64_t pixels() const { return data_->rows * data_->cols; }
+  std::span<const uint8_t> image(int64_t i) const;  // pixels() bytes, 0 = background
+  int64_t label(int64_t i) const;
+  const std::vector<std::string>& class_names() const { return data_->class_names; }
+
+  // Examples start .. start + count - 1 of this dataset, sharing its bytes.
+  ImageDataset subset(int64_t start, int64_t count) const;
+
+ private:
+  struct Data {
+    std::vector<uint8_t> images;
+    std::vector<uint8_t> labels;
+    int64_t rows;
+    int64_t cols;
+    std::vector<std::string> class_names;
+  };
+  ImageDataset(std::shared_ptr<const Data> data, std::string name, int64_t start, int64_t count);
+  void check_index(int64_t i, const char* op) const;
+
+  std::shared_ptr<const Data> data_;
+  std::string name_;
+  int64_t start_ = 0;
+  int64_t count_ = 0;
+};
+
+// The digits, found by default in data/mnist (where cmake/fetch_data.cmake puts them).
+class MNIST : public ImageDataset {
+ public:
+  explicit MNIST(Split split, const DatasetOptions& options = {});
+  static std::vector<std::string> default_dirs();
+};
+
+// Zalando's clothes, found by default in data/fashion or /usr/share/datasets/fashion-mnist (Debian package
+// dataset-fashion-mnist). Classes: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
+class FashionMNIST : public ImageDataset {
+ public:
+  explicit FashionMNIST(Split split, const DatasetOptions& options = {});
+  static std::vector<std::string> default_dirs();
+};
+
+// The last `validation_size` examples become the validation set, the rest the training set: deterministic,
+// and the same split every run.
+struct TrainValidation {
+  ImageDataset train;
+  ImageDataset validation;
+};
+TrainValidation train_validation_split(const ImageDataset& dataset, int64_t validation_size = 6000);
+
+// Per-pixel statistics of the training sets on the [0, 1] scale, the usual normalisation constants.
+inline constexpr float kMnistMean = 0.1307f, kMnistStd = 0.3081f;
+inline constexpr float kFashionMnistMean = 0.2860f, kFashionMnistStd = 0.3530f;
+
+struct LoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  bool drop_last = false;  // drop the last batch when it is smaller than batch_size
+  float mean = 0.0f;       // images = (pixel / 255 - mean) / std
+  float std = 1.0f;
+};
+
+struct Batch {
+  Tensor images;                // float32 [B, rows * cols]
+  std::vector<int64_t> labels;  // B labels
+};
+
+// Batches of a dataset in an order fixed by (seed, epoch): set_epoch(e) gives the same order in every run,
+// whatever epochs came before.
+class DataLoader {
+ public:
+  DataLoader(ImageDataset dataset, LoaderOptions options = {});
+
+  void set_epoch(int64_t epoch);
+  int64_t epoch() const { return epoch_; }
+  int64_t num_batches() const;
+  const ImageDataset& dataset() const { return dataset_; }
+
+  Batch batch(int64_t index) const;  // of the current epoch
+  // The same into `out`, reusing its labels vector. The image tensor is always new: a previous batch may
+  // still be held by an autograd graph.
+  void batch(int64_t index, Batch& out) const;
+
+  class Iterator {
+   public:
+    Iterator(const DataLoader* loader, int64_t index);
+    const Batch& operator*() const { return batch_; }
+    const Batch* operator->() const { return &batch_; }
+    Iterator& operator++();
+    bool operator==(const Iterator& other) const { return index_ == other.index_; }
+
+   private:
+    const DataLoader* loader_;
+    int64_t index_;
+    Batch batch_;
+  };
+  Iterator begin() const { return Iterator(this, 0); }
+  Iterator end() const { return Iterator(this, num_batches()); }
+
+ private:
+  ImageDataset dataset_;
+  LoaderOptions options_;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;
+};
+
+}  // namespace mt::datasets
