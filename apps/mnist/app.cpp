@@ -1,0 +1,371 @@
+#include "apps/mnist/app.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <numbers>
+#include <optional>
+
+#include "apps/mnist/image_input.h"
+#include "apps/mnist/progress.h"
+#include "datasets/datasets.h"
+#include "nn/nn.h"
+#include "optim/optim.h"
+#include "viz/viz.h"
+
+namespace mnist_app {
+namespace {
+
+using mt::datasets::ImageDataset;
+
+// A softmax cross-entropy this large means logits 10,000 apart: the weights have blown up even if the loss is
+// still finite (Adam's bounded steps can grow the weights for a long time before anything overflows).
+constexpr double kDivergedLoss = 1e4;
+
+// Set by the SIGINT handler; the training loop finishes its step, saves and exits.
+volatile std::sig_atomic_t interrupted = 0;
+
+void on_interrupt(int) {
+  interrupted = 1;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+struct Data {
+  std::optional<ImageDataset> train, validation;
+  ImageDataset test;
+  float mean, std;
+};
+
+mt::datasets::DatasetOptions dataset_options(const Options& o) {
+  mt::datasets::DatasetOptions d;
+  d.dir = o.data;
+  if (d.dir.empty())
+    if (const char* env = std::getenv("MNIST_DATA")) d.dir = env;
+  return d;
+}
+
+ImageDataset load_split(const Options& o, mt::datasets::Split split) {
+  if (o.dataset == "fashion") return mt::datasets::FashionMNIST(split, dataset_options(o));
+  return mt::datasets::MNIST(split, dataset_options(o));
+}
+
+// The test split always; the training and validation splits when training.
+Data load_data(const Options& o, bool for_training) {
+  const bool fashion = o.dataset == "fashion";
+  Data data{std::nullopt, std::nullopt, load_split(o, mt::datasets::Split::Test),
+            fashion ? mt::datasets::kFashionMnistMean : mt::datasets::kMnistMean,
+            fashion ? mt::datasets::kFashionMnistStd : mt::datasets::kMnistStd};
+  std::optional<ImageDataset> pool;
+  if (o.train_on_test > 0) {
+    const int64_t n = o.train_on_test;
+    if (n >= data.test.size())
+      throw mt::Error("--train-on-test " + std::to_string(n) + " leaves no test images: the test split has " +
+                      std::to_string(data.test.size()));
+    pool = data.test.subset(0, n);
+    data.test = data.test.subset(n, data.test.size() - n);
+  } else if (for_training) {
+    pool = load_split(o, mt::datasets::Split::Train);
+  }
+  if (for_training) {
+    if (o.val_size >= pool->size())
+      throw mt::Error("--val-size " + std::to_string(o.val_size) + " leaves no training images out of " +
+                      std::to_string(pool->size()));
+    auto split = mt::datasets::train_validation_split(*pool, o.val_size);
+    data.train = split.train;
+    data.validation = split.validation;
+  }
+  return data;
+}
+
+std::shared_ptr<mt::nn::Sequential> make_model(const Options& o, mt::Generator& gen) {
+  auto model = std::make_shared<mt::nn::Sequential>();
+  int64_t in = 28 * 28;
+  for (int64_t width : o.hidden) {
+    model->add(std::make_shared<mt::nn::Linear>(in, width, gen));
+    model->add(std::make_shared<mt::nn::ReLU>());
+    in = width;
+  }
+  model->add(std::make_shared<mt::nn::Linear>(in, 10, gen));
+  return model;
+}
+
+std::unique_ptr<mt::optim::Optimizer> make_optimizer(const Options& o, std::vector<mt::Var> params) {
+  if (o.optimizer == "sgd") return std::make_unique<mt::optim::SGD>(std::move(params), mt::optim::SGDOptions{.lr = o.lr, .momentum = 0.9});
+  if (o.optimizer == "adamw")
+    return std::make_unique<mt::optim::AdamW>(std::move(params), mt::optim::AdamOptions{.lr = o.lr, .weight_decay = 1e-2});
+  return std::make_unique<mt::optim::Adam>(std::move(params), mt::optim::AdamOptions{.lr = o.lr});
+}
+
+mt::datasets::LoaderOptions loader_options(const Data& data, int64_t batch_size, bool shuffle, uint64_t seed) {
+  mt::datasets::LoaderOptions l;
+  l.batch_size = batch_size;
+  l.shuffle = shuffle;
+  l.seed = seed;
+  l.mean = data.mean;
+  l.std = data.std;
+  return l;
+}
+
+int64_t count_correct(const mt::Tensor& logits, const std::vector<int64_t>& labels, std::vector<int64_t>* predictions) {
+  const std::vector<int64_t> predicted = mt::argmax(logits, 1);
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) correct += predicted[i] == labels[i];
+  if (predictions) predictions->insert(predictions->end(), predicted.begin(), predicted.end());
+  return correct;
+}
+
+struct Evaluation {
+  double loss = 0;  // mean cross-entropy
+  double accuracy = 0;
+  std::vector<int64_t> predictions;  // in dataset order
+};
+
+Evaluation evaluate(mt::nn::Module& model, const Data& data, const ImageDataset& dataset) {
+  mt::NoGradGuard no_grad;
+  model.eval();
+  mt::datasets::DataLoader loader(dataset, loader_options(data, 1000, false, 0));
+  Evaluation e;
+  int64_t correct = 0;
+  double loss_sum = 0;
+  for (const auto& batch : loader) {
+    const mt::Tensor logits = model(mt::Var(batch.images)).value();
+    loss_sum += mt::cross_entropy(logits, batch.labels).item() * static_cast<double>(batch.labels.size());
+    correct += count_correct(logits, batch.labels, &e.predictions);
+  }
+  model.train();
+  const double n = static_cast<double>(std::max<int64_t>(dataset.size(), 1));
+  e.loss = loss_sum / n;
+  e.accuracy = static_cast<double>(correct) / n;
+  return e;
+}
+
+struct EpochMetrics {
+  int epoch;
+  double loss, train_acc, val_loss, val_acc, seconds;
+};
+
+void write_metrics(const std::filesystem::path& out, const Options& o, const std::vector<EpochMetrics>& epochs,
+                   std::optional<double> test_accuracy) {
+  std::ofstream csv(out / "metrics.csv");
+  csv << "epoch,loss,train_acc,val_acc,seconds\n";
+  char line[160];
+  for (const EpochMetrics& m : epochs) {
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.3f\n", m.epoch, m.loss, m.train_acc, m.val_acc, m.seconds);
+    csv << line;
+  }
+  std::ofstream json(out / "metrics.json");
+  json << "{\n  \"dataset\": \"" << o.dataset << "\",\n  \"seed\": " << o.seed << ",\n  \"epochs\": [";
+  for (size_t i = 0; i < epochs.size(); ++i) {
+    const EpochMetrics& m = epochs[i];
+    std::snprintf(line, sizeof line,
+                  "%s\n    {\"epoch\": %d, \"loss\": %.6f, \"train_acc\": %.6f, \"val_loss\": %.6f, \"val_acc\": %.6f, "
+                  "\"seconds\": %.3f}",
+                  i ? "," : "", m.epoch, m.loss, m.train_acc, m.val_loss, m.val_acc, m.seconds);
+    json << line;
+  }
+  json << "\n  ],\n  \"test_accuracy\": ";
+  if (test_accuracy) {
+    std::snprintf(line, sizeof line, "%.6f", *test_accuracy);
+    json << line;
+  } else {
+    json << "null";
+  }
+  json << "\n}\n";
+  if (!csv || !json) throw mt::Error((out / "metrics.csv").string() + ": cannot write the metrics");
+}
+
+std::filesystem::path figure_path(const Options& o, const char* name) {
+  return std::filesystem::path(o.out) / (std::string(name) + "." + o.format);
+}
+
+// The figures that need only a model and the test split: confusion matrix, samples, mistakes, weights.
+std::vector<std::filesystem::path> write_test_figures(const Options& o, const mt::nn::Sequential& model,
+                                                      const ImageDataset& test, const std::vector<int64_t>& predicted) {
+  const int64_t classes = 10;
+  std::vector<std::vector<int64_t>> confusion(classes, std::vector<int64_t>(classes, 0));
+  std::vector<int64_t> truth(test.size());
+  std::vector<uint8_t> pixels;
+  pixels.reserve(static_cast<size_t>(test.size() * test.pixels()));
+  for (int64_t i = 0; i < test.size(); ++i) {
+    truth[i] = test.label(i);
+    ++confusion[truth[i]][predicted[i]];
+    const auto image = test.image(i);
+    pixels.insert(pixels.end(), image.begin(), image.end());
+  }
+  const std::vector<std::string> names = test.class_names();
+  std::vector<std::filesystem::path> written;
+  auto add = [&](const char* name) { return written.emplace_back(figure_path(o, name)).string(); };
+  mt::viz::ConfusionOptions c;
+  c.class_names = names;
+  mt::viz::plot_confusion_matrix(confusion, add("confusion"), c);
+  mt::viz::SamplesOptions s;
+  s.class_names = names;
+  mt::viz::plot_sample_predictions(std::span<const uint8_t>(pixels), truth, predicted, add("samples"), s);
+  s.only_mistakes = true;
+  mt::viz::plot_sample_predictions(std::span<const uint8_t>(pixels), truth, predicted, add("mistakes"), s);
+  const auto& first = dynamic_cast<const mt::nn::Linear&>(model[0]);
+  mt::viz::plot_first_layer_weights(first.weight().value(), add("weights"));
+  return written;
+}
+
+void print_written(const std::vector<std::filesystem::path>& files) {
+  for (const auto& f : files) std::printf("  wrote %s\n", f.string().c_str());
+}
+
+// Thread count and float mode, before any kernel runs.
+void set_up_cpu(const Options& o) {
+  if (o.threads > 0) mt::set_num_threads(o.threads);
+  mt::set_flush_denormal(true);
+}
+
+}  // namespace
+
+int run_train(const Options& o) {
+  set_up_cpu(o);
+  const Data data = load_data(o, true);
+  std::filesystem::create_directories(o.out);
+  const std::filesystem::path out(o.out);
+
+  mt::Generator init(o.seed);
+  auto model = make_model(o, init);
+  auto optimizer = make_optimizer(o, model->parameters());
+  mt::datasets::DataLoader loader(*data.train, loader_options(data, o.batch_size, true, o.seed));
+
+  std::printf("%s: %lld training, %lld validation, %lld test images; %lld parameters; %d threads\n",
+              data.test.name().c_str(), static_cast<long long>(data.train->size()),
+              static_cast<long long>(data.validation->size()), static_cast<long long>(data.test.size()),
+              static_cast<long long>(model->parameter_count()), mt::num_threads());
+  std::fflush(stdout);
+
+  const bool show_progress = !o.quiet && isatty(STDERR_FILENO);
+  const int64_t steps_per_epoch = loader.num_batches();
+  const int64_t total_steps = steps_per_epoch * o.epochs;
+  std::vector<EpochMetrics> epochs;
+  std::vector<double> step_losses;
+  step_losses.reserve(static_cast<size_t>(total_steps));
+  std::signal(SIGINT, on_interrupt);
+
+  int64_t step = 0;
+  for (int epoch = 1; epoch <= o.epochs && !interrupted; ++epoch) {
+    loader.set_epoch(epoch - 1);
+    ProgressBar progress(show_progress, "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
+                         steps_per_epoch);
+    const auto start = std::chrono::steady_clock::now();
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0, batch_index = 0;
+    for (const auto& batch : loader) {
+      if (o.schedule == "cosine")
+        optimizer->set_learning_rate(o.lr * 0.5 * (1 + std::cos(std::numbers::pi * static_cast<double>(step) /
+                                                                static_cast<double>(total_steps))));
+      const mt::Var logits = (*model)(mt::Var(batch.images));
+      const mt::Var loss = mt::nn::cross_entropy(logits, batch.labels);
+      const double loss_value = loss.item();
+      ++batch_index;
+      if (!(loss_value < kDivergedLoss)) {  // also true for NaN
+        progress.clear();
+        char what[64];
+        std::snprintf(what, sizeof what, std::isnan(loss_value) ? "NaN" : "%g", loss_value);
+        std::fprintf(stderr,
+                     "error: the loss became %s at epoch %d, step %lld (learning rate %g): training diverged; "
+                     "try a smaller --lr. %s\n",
+                     what, epoch, static_cast<long long>(batch_index), o.lr,
+                     epochs.empty() ? "No model was saved."
+                                    : ("The model of epoch " + std::to_string(epochs.back().epoch) + " is kept in " +
+                                       (out / "model.bin").string() + ".").c_str());
+        return kExitDiverged;
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      optimizer->step();
+      ++step;
+      step_losses.push_back(loss_value);
+      loss_sum += loss_value * static_cast<double>(batch.labels.size());
+      correct += count_correct(logits.value(), batch.labels, nullptr);
+      seen += static_cast<int64_t>(batch.labels.size());
+      progress.update(batch_index, loss_value);
+      if (interrupted) break;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    progress.clear();
+    if (seen == 0) break;
+    const Evaluation validation = evaluate(*model, data, *data.validation);
+    epochs.push_back({epoch, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
+                      validation.loss, validation.accuracy, seconds});
+    const EpochMetrics& m = epochs.back();
+    std::printf("Epoch %d/%d, Loss: %.4f, Train Acc: %.4f, Val Acc: %.4f (%.1f s)%s\n", m.epoch, o.epochs, m.loss,
+                m.train_acc, m.val_acc, m.seconds, interrupted ? " [interrupted]" : "");
+    std::fflush(stdout);
+    mt::nn::save(*model, out / "model.bin");
+    write_metrics(out, o, epochs, std::nullopt);
+  }
+  std::signal(SIGINT, SIG_DFL);
+
+  if (interrupted) {
+    std::printf("Interrupted: saved the model and metrics so far.\n  wrote %s\n  wrote %s\n",
+                (out / "model.bin").string().c_str(), (out / "metrics.csv").string().c_str());
+    return kExitInterrupted;
+  }
+  const Evaluation test = evaluate(*model, data, data.test);
+  std::printf("Test accuracy: %.4f\n", test.accuracy);
+  write_metrics(out, o, epochs, test.accuracy);
+  std::vector<std::filesystem::path> written = {out / "model.bin", out / "metrics.csv", out / "metrics.json"};
+  if (o.figures) {
+    mt::viz::History history;
+    for (const EpochMetrics& m : epochs) {
+      history.train_loss.push_back(m.loss);
+      history.train_acc.push_back(m.train_acc);
+      history.val_loss.push_back(m.val_loss);
+      history.val_acc.push_back(m.val_acc);
+    }
+    mt::viz::plot_learning_curves(history, written.emplace_back(figure_path(o, "curves")).string());
+    mt::viz::plot_step_loss(step_losses, written.emplace_back(figure_path(o, "step_loss")).string());
+    for (auto& f : write_test_figures(o, *model, data.test, test.predictions)) written.push_back(f);
+  }
+  print_written(written);
+  return 0;
+}
+
+int run_eval(const Options& o) {
+  set_up_cpu(o);
+  const Data data = load_data(o, false);
+  mt::Generator unused(0);
+  auto model = make_model(o, unused);
+  mt::nn::load(*model, o.model);
+  const Evaluation test = evaluate(*model, data, data.test);
+  std::printf("%s: %lld images, test accuracy: %.4f\n", data.test.name().c_str(), static_cast<long long>(data.test.size()),
+              test.accuracy);
+  if (o.figures) {
+    std::filesystem::create_directories(o.out);
+    print_written(write_test_figures(o, *model, data.test, test.predictions));
+  }
+  return 0;
+}
+
+int run_predict(const Options& o) {
+  const bool fashion = o.dataset == "fashion";
+  const float mean = fashion ? mt::datasets::kFashionMnistMean : mt::datasets::kMnistMean;
+  const float std = fashion ? mt::datasets::kFashionMnistStd : mt::datasets::kMnistStd;
+  mt::Generator unused(0);
+  auto model = make_model(o, unused);
+  mt::nn::load(*model, o.model);
+  model->eval();
+  std::vector<float> pixels = load_digit_png(o.image);
+  for (float& p : pixels) p = (p - mean) / std;
+  mt::NoGradGuard no_grad;
+  const mt::Tensor probabilities =
+      mt::softmax((*model)(mt::Var(mt::Tensor::from_vector(pixels, {1, 28 * 28}))).value(), 1);
+  const int64_t best = mt::argmax(probabilities, 1)[0];
+  std::printf("%s: %lld\n", o.image.c_str(), static_cast<long long>(best));
+  for (int64_t c = 0; c < probabilities.size(1); ++c)
+    std::printf("  %lld: %.4f\n", static_cast<long long>(c), probabilities.at({0, c}));
+  return 0;
+}
+
+}  // namespace mnist_app

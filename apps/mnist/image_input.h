@@ -1,0 +1,14 @@
+#pragma once
+// Turns a PNG of a hand-written digit into the 28x28 input the model was trained on.
+#include <string>
+#include <vector>
+
+namespace mnist_app {
+
+// Reads `path` (any size from 28x28, greyscale or colour) and prepares it the way MNIST's digits were: light
+// ink on a dark background (a dark-on-light image is inverted), the ink's bounding box scaled to fit 20x20
+// keeping its aspect ratio, then placed in a 28x28 field with its centre of mass at the centre.
+// Returns 784 values in [0, 1], row-major. Throws mt::Error naming the file when it cannot be read.
+std::vector<float> load_digit_png(const std::string& path);
+
+}  // namespace mnist_app

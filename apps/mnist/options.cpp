@@ -1,0 +1,146 @@
+#include "apps/mnist/options.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace mnist_app {
+namespace {
+
+template <class T>
+T parse_number(const std::string& option, const std::string& text, T min) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < min)
+    throw UsageError{option + " expects a number >= " + std::to_string(min) + ", got '" + text + "'"};
+  return value;
+}
+
+double parse_positive(const std::string& option, const std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(value > 0))
+    throw UsageError{option + " expects a positive number, got '" + text + "'"};
+  return value;
+}
+
+std::string parse_choice(const std::string& option, const std::string& text, std::initializer_list<const char*> choices) {
+  std::string all;
+  for (const char* c : choices) {
+    if (text == c) return text;
+    if (!all.empty()) all += '|';
+    all += c;
+  }
+  throw UsageError{option + " expects " + all + ", got '" + text + "'"};
+}
+
+std::vector<int64_t> parse_sizes(const std::string& option, const std::string& text) {
+  std::vector<int64_t> sizes;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) sizes.push_back(parse_number<int64_t>(option, item, 1));
+  if (sizes.empty()) throw UsageError{option + " expects sizes like 256,128,64,32"};
+  return sizes;
+}
+
+std::string join(const std::vector<int64_t>& sizes) {
+  std::string s;
+  for (int64_t v : sizes) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(v);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string help_text() {
+  const Options d;
+  std::ostringstream h;
+  h << "Usage: mnist [train] [options]            train, evaluate on the test split, write figures and model\n"
+       "       mnist eval --model FILE [options]   test accuracy, confusion matrix and figures of a saved model\n"
+       "       mnist predict --model FILE IMAGE.png  classify a greyscale PNG (28x28 or larger)\n\n"
+       "Options (default in brackets):\n"
+    << "  --data DIR           directory with the IDX files [$MNIST_DATA, ./data/<dataset>, Debian's dataset dir]\n"
+    << "  --dataset NAME       mnist | fashion [" << d.dataset << "]\n"
+    << "  --epochs N           [" << d.epochs << "]\n"
+    << "  --batch-size N       [" << d.batch_size << "]\n"
+    << "  --lr X               peak learning rate [" << d.lr << "]\n"
+    << "  --schedule NAME      cosine (decays to 0 over the run) | constant [" << d.schedule << "]\n"
+    << "  --optimizer NAME     adam | adamw | sgd (momentum 0.9) [" << d.optimizer << "]\n"
+    << "  --hidden SIZES       hidden layer sizes [" << join(d.hidden) << "]\n"
+    << "  --seed N             seeds weights and shuffling; same seed, same bits [" << d.seed << "]\n"
+    << "  --threads N          0 uses every core [" << d.threads << "]\n"
+    << "  --val-size N         last N training images validate [" << d.val_size << "]\n"
+    << "  --train-on-test N    train on the first N test images, test on the rest [off]\n"
+    << "  --out DIR            where metrics, figures and model.bin go [" << d.out << "]\n"
+    << "  --format EXT         png | svg | pdf [" << d.format << "]\n"
+    << "  --model FILE         model to evaluate or predict with [<out>/model.bin]\n"
+    << "  --no-figures         skip the figures\n"
+    << "  --quiet              no progress bar\n"
+    << "  --help               this text\n";
+  return h.str();
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  int i = 1;
+  if (i < argc && argv[i][0] != '-') {
+    o.command = parse_choice("command", argv[i++], {"train", "eval", "predict"});
+  }
+  auto value = [&](const std::string& option) -> std::string {
+    if (i + 1 >= argc) throw UsageError{option + " needs a value"};
+    return argv[++i];
+  };
+  for (; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(help_text().c_str(), stdout);
+      std::exit(0);
+    } else if (arg == "--data") {
+      o.data = value(arg);
+    } else if (arg == "--dataset") {
+      o.dataset = parse_choice(arg, value(arg), {"mnist", "fashion"});
+    } else if (arg == "--epochs") {
+      o.epochs = parse_number<int>(arg, value(arg), 1);
+    } else if (arg == "--batch-size") {
+      o.batch_size = parse_number<int>(arg, value(arg), 1);
+    } else if (arg == "--lr") {
+      o.lr = parse_positive(arg, value(arg));
+    } else if (arg == "--schedule") {
+      o.schedule = parse_choice(arg, value(arg), {"cosine", "constant"});
+    } else if (arg == "--optimizer") {
+      o.optimizer = parse_choice(arg, value(arg), {"adam", "adamw", "sgd"});
+    } else if (arg == "--hidden") {
+      o.hidden = parse_sizes(arg, value(arg));
+    } else if (arg == "--seed") {
+      o.seed = parse_number<uint64_t>(arg, value(arg), 0);
+    } else if (arg == "--threads") {
+      o.threads = parse_number<int>(arg, value(arg), 0);
+    } else if (arg == "--val-size") {
+      o.val_size = parse_number<int64_t>(arg, value(arg), 0);
+    } else if (arg == "--train-on-test") {
+      o.train_on_test = parse_number<int64_t>(arg, value(arg), 1);
+    } else if (arg == "--out") {
+      o.out = value(arg);
+    } else if (arg == "--format") {
+      o.format = parse_choice(arg, value(arg), {"png", "svg", "pdf"});
+    } else if (arg == "--model") {
+      o.model = value(arg);
+    } else if (arg == "--no-figures") {
+      o.figures = false;
+    } else if (arg == "--quiet") {
+      o.quiet = true;
+    } else if (o.command == "predict" && !arg.empty() && arg[0] != '-' && o.image.empty()) {
+      o.image = arg;
+    } else {
+      throw UsageError{"unknown option '" + arg + "' (see mnist --help)"};
+    }
+  }
+  if (o.model.empty()) o.model = o.out + "/model.bin";
+  if (o.command == "predict" && o.image.empty()) throw UsageError{"predict needs an IMAGE.png"};
+  return o;
+}
+
+}  // namespace mnist_app

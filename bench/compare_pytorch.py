@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Runs apps/mnist and the same recipe in PyTorch (bench/pytorch_mnist.py) side by side, alternating them so that
+both see the same machine, and prints median epoch time, speed ratio, peak RSS and test accuracy of each.
+
+  /usr/bin/python3 bench/compare_pytorch.py [--app build/apps/mnist/mnist] [--data DIR] [--dataset fashion]
+      [--epochs 5] [--rounds 3] [--torch-threads 1,2]
+
+PyTorch is measured at every thread count given, and compared at its fastest. Our app uses every core.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(cmd, env=None):
+    """Runs cmd, returns (stdout, peak RSS in MB of that process)."""
+    with tempfile.TemporaryFile(mode="w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out.seek(0)
+        text = out.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{text}")
+    return text, usage.ru_maxrss / 1024
+
+
+def ours(a, out_dir):
+    text, rss = run([a.app, "train", "--data", a.data, "--dataset", a.dataset, "--epochs", str(a.epochs), "--quiet",
+                     "--no-figures", "--out", out_dir])
+    with open(os.path.join(out_dir, "metrics.json")) as f:
+        metrics = json.load(f)
+    return [e["seconds"] for e in metrics["epochs"]], metrics["test_accuracy"], rss
+
+
+def pytorch(a, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    text, rss = run(["/usr/bin/python3", os.path.join(HERE, "pytorch_mnist.py"), "--data", a.data, "--dataset",
+                     a.dataset, "--epochs", str(a.epochs), "--threads", str(threads)], env)
+    result = json.loads(text.strip().splitlines()[-1])
+    return result["epoch_seconds"], result["test_accuracy"], rss
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--app", default="build/apps/mnist/mnist")
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--dataset", default="fashion", choices=["mnist", "fashion"])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--torch-threads", default="1,2")
+    a = p.parse_args()
+    thread_counts = [int(t) for t in a.torch_threads.split(",")]
+
+    results = {"ours": ([], [], [])}
+    for t in thread_counts:
+        results[f"pytorch-{t}t"] = ([], [], [])
+    with tempfile.TemporaryDirectory() as out_dir:
+        for r in range(a.rounds):
+            runs = [("ours", lambda: ours(a, out_dir))]
+            runs += [(f"pytorch-{t}t", lambda t=t: pytorch(a, t)) for t in thread_counts]
+            for name, fn in runs:
+                times, acc, rss = fn()
+                results[name][0].extend(times)
+                results[name][1].append(acc)
+                results[name][2].append(rss)
+                print(f"round {r + 1}: {name:12s} median epoch {statistics.median(times):6.3f} s, test acc {acc:.4f}, "
+                      f"peak RSS {rss:6.1f} MB", flush=True)
+
+    def median_epoch(name):
+        return statistics.median(results[name][0])
+
+    fastest = min((n for n in results if n != "ours"), key=median_epoch)
+    print()
+    print("| run | median epoch (s) | peak RSS (MB) | test accuracy |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, (times, accs, rss) in results.items():
+        print(f"| {name} | {statistics.median(times):.3f} | {max(rss):.0f} | "
+              f"{statistics.mean(accs):.4f} |")
+    ratio = median_epoch("ours") / median_epoch(fastest)
+    print(f"\nours / {fastest} epoch time: {ratio:.3f} ({1 / ratio:.2f}x faster)")
+
+
+if __name__ == "__main__":
+    main()
