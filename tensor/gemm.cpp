@@ -1,11 +1,31 @@
-// A packed GEMM in the style of BLIS/GotoBLAS: B is packed into panels of NR columns and A into strips of
-// MR rows so that a register-blocked micro-kernel streams both from contiguous memory. The micro-kernel is
-// written with GCC vector extensions, which the compiler maps to AVX-512, AVX2 or SSE as the target allows.
+// A register-blocked GEMM in the style of BLIS/GotoBLAS, tuned for the small shapes of a batch-32 MLP step.
+//
+// The micro-kernel keeps an R x (NV vectors) tile of C in registers (R <= MR = 8, NV <= 2) and, for each k,
+// broadcasts R elements of A and multiplies them by NV vectors of a row of B. It reads its operands in place
+// whenever that is cheap, so most of the layer shapes need no packing at all:
+//   - A element (i, p) is read at a[i * ars + p * acs]: a row-major A (ars = lda, acs = 1), a transposed view
+//     (ars = 1, acs = lda) and a packed strip (ars = 1, acs = MR) all go through the same kernel. A is packed
+//     only when neither of its strides is 1.
+//   - B row p of a panel is read at b[p * bld + j]: B with unit column stride is read in place (bld = its row
+//     stride); otherwise (a transposed view such as W^T) the K x N block is packed once per call into panels
+//     of NR columns (bld = NR), which the threads share out by panels.
+// Edges: on AVX-512 a panel narrower than NR loads and stores its last vector with a mask, so neither B nor C
+// is padded; the portable path (GCC vector extensions, mapped to AVX2 or SSE) packs a partial B panel with
+// zero padding and stores a partial C tile element by element.
+//
+// Determinism: every C element is c = (c +) sum_p a(i, p) * b(p, j), the sum taken in p order within fixed
+// KC blocks, one lane of one accumulator, whichever kernel instance, packing or thread split touches it.
+// Threads take disjoint C columns (whole panels) or rows (whole strips); K is never split.
 #include "tensor/gemm.h"
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "tensor/parallel.h"
 
@@ -14,51 +34,187 @@ namespace {
 
 #if defined(__AVX512F__)
 constexpr int kVectorBytes = 64;
+constexpr bool kMasked = true;  // edge columns through masked loads and stores
 #elif defined(__AVX__)
 constexpr int kVectorBytes = 32;
+constexpr bool kMasked = false;
 #else
 constexpr int kVectorBytes = 16;
+constexpr bool kMasked = false;
 #endif
+
+// Below this many multiply-adds a GEMM runs on one thread: the fork/join of a parallel region (a few us on
+// the 2-core EPYC, more when the machine is busy) costs more than the second core saves. Measured with
+// bench/bench_gemm: 32x128x64 and 128x256x32 do not gain from 2 threads, 32x128x256 does.
+constexpr int64_t kGemmParallelWork = int64_t{1} << 20;
 
 template <class T>
 struct Blocking {
-  typedef T Vec __attribute__((vector_size(kVectorBytes)));
-  static constexpr int kLanes = kVectorBytes / sizeof(T);
-  static constexpr int NR = 2 * kLanes;               // columns of a micro-tile: two vectors
-  static constexpr int MR = kVectorBytes == 64 ? 8 : 6;  // rows of a micro-tile
-  static constexpr int64_t KC = 256;                  // depth of a packed block: a B micro-panel fits L1
-  static constexpr int64_t MC = MR * 16;              // rows of a packed A block: fits L2
-  static constexpr int64_t NC = NR * 32;              // columns of a packed B block
+  static constexpr int kLanes = kVectorBytes / static_cast<int>(sizeof(T));
+  static constexpr int NV = 2;                          // vectors per micro-tile row
+  static constexpr int NR = NV * kLanes;                // columns of a micro-tile
+  static constexpr int MR = kVectorBytes == 64 ? 8 : 6; // rows of a micro-tile
+  static constexpr int64_t KC = 256;                    // depth of a block: an MR x KC strip of A stays in L1
+  static constexpr int64_t MC = MR * 32;                // rows of a block of A (packed only if strided)
+  static constexpr int64_t NC = NR * 64;                // columns of a packed B block: KC x NC fits L2
 };
 
-// Buffers reused across calls so that a steady-state training step does not allocate.
+// Per-thread buffers reused across calls, so a steady-state training step does not allocate.
 template <class T>
 std::vector<T>& scratch(int which) {
-  thread_local std::vector<T> buffers[2];
+  thread_local std::vector<T> buffers[3];
   return buffers[which];
 }
 
-// Packs B[k0:k0+kc, j0:j0+nc] into panels of NR columns, k-major inside a panel, zero-padded.
+// ---------------------------------------------------------------------------------------------------------
+// Micro-kernels: C[0:R, 0:cols] (+)= A[0:R, 0:kc] * B[0:kc, 0:cols], cols in ((NV - 1) * L, NV * L].
+
+#if defined(__AVX512F__)
+template <class T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using V = __m512;
+  using Mask = __mmask16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static void store(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+
+template <>
+struct Simd<double> {
+  using V = __m512d;
+  using Mask = __mmask8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static V load(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
+  static V broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static void store(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+};
+
+template <class T, int R, int NV>
+void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
+                  int cols, bool load_c) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = Blocking<T>::kLanes;
+  const typename S::Mask mask = static_cast<typename S::Mask>((uint32_t{1} << (cols - (NV - 1) * L)) - 1u);
+  V acc[R][NV];
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+    for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
+    bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
+    for (int i = 0; i < R; ++i) {
+      const V ai = S::broadcast(a + i * ars);
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
+    }
+    a += acs;
+    b += bld;
+  }
+  for (int i = 0; i < R; ++i) {
+    T* row = c + i * ldc;
+    for (int v = 0; v < NV - 1; ++v) S::store(row + v * L, load_c ? S::add(S::load(row + v * L), acc[i][v]) : acc[i][v]);
+    T* last = row + (NV - 1) * L;
+    S::store(last, mask, load_c ? S::add(S::load(last, mask), acc[i][NV - 1]) : acc[i][NV - 1]);
+  }
+}
+
+#else  // portable: GCC vector extensions; B must have NV * L readable columns (packed and padded at edges)
+
+template <class T, int R, int NV>
+void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
+                  int cols, bool load_c) {
+  typedef T Vec __attribute__((vector_size(kVectorBytes)));
+  constexpr int L = Blocking<T>::kLanes;
+  Vec acc[R][NV] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    Vec bv[NV];
+    for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], b + v * L, sizeof(Vec));
+    for (int i = 0; i < R; ++i) {
+      const T ai = a[i * ars];
+      for (int v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
+    }
+    a += acs;
+    b += bld;
+  }
+  if (cols == NV * L) {
+    for (int i = 0; i < R; ++i)
+      for (int v = 0; v < NV; ++v) {
+        Vec old = {};
+        if (load_c) std::memcpy(&old, c + i * ldc + v * L, sizeof(Vec));
+        const Vec sum = old + acc[i][v];
+        std::memcpy(c + i * ldc + v * L, &sum, sizeof(Vec));
+      }
+    return;
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < cols; ++j) {
+      const T s = acc[i][j / L][j % L];
+      c[i * ldc + j] = load_c ? c[i * ldc + j] + s : s;
+    }
+}
+#endif
+
+
+
+template <class T>
+using KernelFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, int, bool);
+
+// kernels[R - 1][NV - 1].
+template <class T, int... I>
+constexpr auto make_table(std::integer_sequence<int, I...>) {
+  struct Table {
+    KernelFn<T> fn[sizeof...(I)][2];
+  };
+  return Table{{{&micro_kernel<T, I + 1, 1>, &micro_kernel<T, I + 1, 2>}...}};
+}
+
+template <class T>
+constexpr auto kKernels = make_table<T>(std::make_integer_sequence<int, Blocking<T>::MR>{});
+
+// ---------------------------------------------------------------------------------------------------------
+// Packing.
+
+// Packs B[k0:k0+kc, j0:j0+nc] into panels of NR columns, k-major inside a panel; a partial last panel is
+// zero-padded to NR columns.
 template <class T>
 void pack_b(MatrixRef<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, T* out) {
   constexpr int NR = Blocking<T>::NR;
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - jp);
-    for (int64_t p = 0; p < kc; ++p) {
-      const T* src = b.data + (k0 + p) * b.row_stride + (j0 + jp) * b.col_stride;
-      if (b.col_stride == 1 && cols == NR) {
-        std::memcpy(out, src, sizeof(T) * NR);
-      } else {
-        int64_t j = 0;
-        for (; j < cols; ++j) out[j] = src[j * b.col_stride];
-        for (; j < NR; ++j) out[j] = T(0);
+    const T* src = b.data + k0 * b.row_stride + (j0 + jp) * b.col_stride;
+    if (b.row_stride == 1) {
+      // A transposed view (W^T): column j is contiguous, so read along k and write with stride NR.
+      for (int64_t j = 0; j < cols; ++j) {
+        const T* col = src + j * b.col_stride;
+        for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = col[p];
       }
-      out += NR;
+      for (int64_t j = cols; j < NR; ++j)
+        for (int64_t p = 0; p < kc; ++p) out[p * NR + j] = T(0);
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* row = src + p * b.row_stride;
+        int64_t j = 0;
+        for (; j < cols; ++j) out[p * NR + j] = row[j * b.col_stride];
+        for (; j < NR; ++j) out[p * NR + j] = T(0);
+      }
     }
+    out += kc * NR;
   }
 }
 
-// Packs A[i0:i0+mc, k0:k0+kc] into strips of MR rows, k-major inside a strip, zero-padded.
+// Packs A[i0:i0+mc, k0:k0+kc] into strips of MR rows, k-major inside a strip (ars = 1, acs = MR).
 template <class T>
 void pack_a(MatrixRef<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* out) {
   constexpr int MR = Blocking<T>::MR;
@@ -74,64 +230,69 @@ void pack_a(MatrixRef<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* o
   }
 }
 
-// C[0:rows, 0:cols] (+)= packed A strip x packed B panel, for a full MR x NR register tile.
-template <class T>
-void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t rows, int64_t cols, bool load_c) {
-  using B = Blocking<T>;
-  using Vec = typename B::Vec;
-  constexpr int MR = B::MR, L = B::kLanes;
-  Vec acc[MR][2] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    Vec b0, b1;
-    std::memcpy(&b0, b + p * B::NR, sizeof(Vec));
-    std::memcpy(&b1, b + p * B::NR + L, sizeof(Vec));
-    for (int i = 0; i < MR; ++i) {
-      const T ai = a[p * MR + i];
-      acc[i][0] += ai * b0;
-      acc[i][1] += ai * b1;
-    }
-  }
-  if (rows == MR && cols == B::NR) {
-    for (int i = 0; i < MR; ++i) {
-      for (int h = 0; h < 2; ++h) {
-        Vec old = {};
-        if (load_c) std::memcpy(&old, c + i * ldc + h * L, sizeof(Vec));
-        const Vec sum = old + acc[i][h];
-        std::memcpy(c + i * ldc + h * L, &sum, sizeof(Vec));
-      }
-    }
-    return;
-  }
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) {
-      const T v = acc[i][j / L][j % L];
-      c[i * ldc + j] = load_c ? c[i * ldc + j] + v : v;
-    }
-  }
-}
-
+// ---------------------------------------------------------------------------------------------------------
 // The sequential GEMM for the block C[i_begin:i_end, j_begin:j_end].
+
 template <class T>
 void gemm_block(int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end, int64_t k, MatrixRef<T> a,
                 MatrixRef<T> b, T* c, int64_t ldc, bool accumulate) {
   using B = Blocking<T>;
-  std::vector<T>& packed_a = scratch<T>(0);
-  std::vector<T>& packed_b = scratch<T>(1);
-  packed_a.resize(static_cast<size_t>(B::MC * B::KC));
-  packed_b.resize(static_cast<size_t>(B::NC * B::KC));
-  for (int64_t jc = j_begin; jc < j_end; jc += B::NC) {
-    const int64_t nc = std::min(B::NC, j_end - jc);
+  constexpr int MR = B::MR, NR = B::NR, L = B::kLanes;
+  const bool direct_a = a.col_stride == 1 || a.row_stride == 1;
+  const bool direct_b = b.col_stride == 1;
+  T* packed_a = nullptr;
+  T* packed_b = nullptr;
+  if (!direct_a) {
+    std::vector<T>& buf = scratch<T>(0);
+    buf.resize(static_cast<size_t>(B::MC * B::KC));
+    packed_a = buf.data();
+  }
+  if (!direct_b) {
+    std::vector<T>& buf = scratch<T>(1);
+    buf.resize(static_cast<size_t>(B::NC * B::KC));
+    packed_b = buf.data();
+  }
+  T* edge_b = nullptr;  // the portable path pads a partial panel of an in-place B
+  if (!kMasked && direct_b && (j_end - j_begin) % NR != 0) {
+    std::vector<T>& buf = scratch<T>(2);
+    buf.resize(static_cast<size_t>(NR * B::KC));
+    edge_b = buf.data();
+  }
+  const int64_t nc_max = direct_b ? j_end - j_begin : B::NC;
+  for (int64_t jc = j_begin; jc < j_end; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, j_end - jc);
     for (int64_t pc = 0; pc < k; pc += B::KC) {
       const int64_t kc = std::min(B::KC, k - pc);
       const bool load_c = accumulate || pc > 0;
-      pack_b(b, pc, kc, jc, nc, packed_b.data());
+      if (!direct_b) pack_b(b, pc, kc, jc, nc, packed_b);
       for (int64_t ic = i_begin; ic < i_end; ic += B::MC) {
         const int64_t mc = std::min(B::MC, i_end - ic);
-        pack_a(a, ic, mc, pc, kc, packed_a.data());
-        for (int64_t jr = 0; jr < nc; jr += B::NR) {
-          for (int64_t ir = 0; ir < mc; ir += B::MR) {
-            micro_kernel(kc, packed_a.data() + ir * kc, packed_b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                         std::min<int64_t>(B::MR, mc - ir), std::min<int64_t>(B::NR, nc - jr), load_c);
+        if (!direct_a) pack_a(a, ic, mc, pc, kc, packed_a);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const int nv = (cols + L - 1) / L;
+          const T* bp;
+          int64_t bld;
+          if (!direct_b) {
+            bp = packed_b + jr * kc, bld = NR;
+          } else if (kMasked || cols == NR) {
+            bp = b.data + pc * b.row_stride + jc + jr, bld = b.row_stride;
+          } else {
+            pack_b(b, pc, kc, jc + jr, cols, edge_b);
+            bp = edge_b, bld = NR;
+          }
+          const int kernel_nv = kMasked ? nv : B::NV;  // the portable kernel always spans the padded panel
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            const T* ap;
+            int64_t ars, acs;
+            if (direct_a) {
+              ap = a.data + (ic + ir) * a.row_stride + pc * a.col_stride, ars = a.row_stride, acs = a.col_stride;
+            } else {
+              ap = packed_a + ir * kc, ars = 1, acs = MR;
+            }
+            kKernels<T>.fn[rows - 1][kernel_nv - 1](kc, ap, ars, acs, bp, bld, c + (ic + ir) * ldc + jc + jr, ldc,
+                                                    cols, load_c);
           }
         }
       }
@@ -149,17 +310,20 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
     return;
   }
-  // Threads take disjoint column ranges of whole micro-panels, or row ranges of whole micro-strips when C is
-  // too narrow. Every C element is still summed over k in the same blocks and order, so the result does not
-  // depend on the split.
   constexpr int NR = Blocking<T>::NR, MR = Blocking<T>::MR;
+  const int64_t work = m * n * k;
+  if (work < kGemmParallelWork || num_threads() == 1) {
+    gemm_block(0, m, 0, n, k, a, b, c, ldc, accumulate);
+    return;
+  }
+  // Threads take disjoint column ranges of whole panels, or row ranges of whole strips when C is too narrow.
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
   if (panels >= num_threads() || strips < panels) {
-    parallel_for(panels, m * n * k, [&](int64_t begin, int64_t end) {
+    parallel_for(panels, kParallelWork, [&](int64_t begin, int64_t end) {
       gemm_block(0, m, begin * NR, std::min(end * NR, n), k, a, b, c, ldc, accumulate);
     });
   } else {
-    parallel_for(strips, m * n * k, [&](int64_t begin, int64_t end) {
+    parallel_for(strips, kParallelWork, [&](int64_t begin, int64_t end) {
       gemm_block(begin * MR, std::min(end * MR, m), 0, n, k, a, b, c, ldc, accumulate);
     });
   }
