@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -109,22 +110,22 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
   constexpr int L = Blocking<T>::kLanes;
   const typename S::Mask mask = static_cast<typename S::Mask>((uint32_t{1} << (cols - (NV - 1) * L)) - 1u);
   V acc[R][NV];
-  for (int i = 0; i < R; ++i)
-    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
   for (int64_t p = 0; p < kc; ++p) {
     V bv[NV];
-    for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
     bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
-    for (int i = 0; i < R; ++i) {
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
       const V ai = S::broadcast(a + i * ars);
-      for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
     }
     a += acs;
     b += bld;
   }
-  for (int i = 0; i < R; ++i) {
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
     T* row = c + i * ldc;
-    for (int v = 0; v < NV - 1; ++v) S::store(row + v * L, load_c ? S::add(S::load(row + v * L), acc[i][v]) : acc[i][v]);
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) S::store(row + v * L, load_c ? S::add(S::load(row + v * L), acc[i][v]) : acc[i][v]);
     T* last = row + (NV - 1) * L;
     S::store(last, mask, load_c ? S::add(S::load(last, mask), acc[i][NV - 1]) : acc[i][NV - 1]);
   }
@@ -186,11 +187,80 @@ constexpr auto kKernels = make_table<T>(std::make_integer_sequence<int, Blocking
 // ---------------------------------------------------------------------------------------------------------
 // Packing.
 
+#if defined(__AVX512F__)
+// The shuffles, through their masked forms with a full mask: the plain forms pass _mm512_undefined_ps(),
+// which GCC 12 reports as maybe-uninitialized.
+inline __m512 unpacklo(__m512 a, __m512 b) { return _mm512_mask_unpacklo_ps(a, 0xFFFF, a, b); }
+inline __m512 unpackhi(__m512 a, __m512 b) { return _mm512_mask_unpackhi_ps(a, 0xFFFF, a, b); }
+inline __m512 unpacklo2(__m512 a, __m512 b) {
+  const __m512d x = _mm512_castps_pd(a), y = _mm512_castps_pd(b);
+  return _mm512_castpd_ps(_mm512_mask_unpacklo_pd(x, 0xFF, x, y));
+}
+inline __m512 unpackhi2(__m512 a, __m512 b) {
+  const __m512d x = _mm512_castps_pd(a), y = _mm512_castps_pd(b);
+  return _mm512_castpd_ps(_mm512_mask_unpackhi_pd(x, 0xFF, x, y));
+}
+template <int Imm>
+__m512 shuffle128(__m512 a, __m512 b) { return _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, Imm); }
+
+// Transposes the 16 x 16 block held in r (row i in r[i]) in place.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = unpacklo(r[i], r[i + 1]);
+    t[i + 1] = unpackhi(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    for (int h = 0; h < 2; ++h) {
+      r[i + 2 * h] = unpacklo2(t[i + h], t[i + h + 2]);
+      r[i + 2 * h + 1] = unpackhi2(t[i + h], t[i + h + 2]);
+    }
+  }
+  for (int i = 0; i < 16; i += 8) {
+    for (int j = 0; j < 4; ++j) {
+      t[i + j] = shuffle128<0x88>(r[i + j], r[i + j + 4]);
+      t[i + j + 4] = shuffle128<0xdd>(r[i + j], r[i + j + 4]);
+    }
+  }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = shuffle128<0x88>(t[j], t[j + 8]);
+    r[j + 8] = shuffle128<0xdd>(t[j], t[j + 8]);
+  }
+}
+
+// pack_b for a float B whose columns are contiguous (a transposed view such as W^T), by 16 x 16 transposes.
+void pack_b_transposed(const float* b, int64_t col_stride, int64_t kc, int64_t nc, float* out) {
+  constexpr int NR = Blocking<float>::NR;
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - jp);
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      const int depth = static_cast<int>(std::min<int64_t>(16, kc - p0));
+      const __mmask16 mask = static_cast<__mmask16>((1u << depth) - 1u);
+      for (int h = 0; h < NR / 16; ++h) {
+        __m512 r[16];
+        for (int j = 0; j < 16; ++j) {
+          const int64_t col = jp + h * 16 + j;
+          r[j] = col < jp + cols ? _mm512_maskz_loadu_ps(mask, b + col * col_stride + p0) : _mm512_setzero_ps();
+        }
+        transpose16(r);
+        for (int q = 0; q < depth; ++q) _mm512_storeu_ps(out + (p0 + q) * NR + h * 16, r[q]);
+      }
+    }
+    out += kc * NR;
+  }
+}
+#endif
+
 // Packs B[k0:k0+kc, j0:j0+nc] into panels of NR columns, k-major inside a panel; a partial last panel is
 // zero-padded to NR columns.
 template <class T>
 void pack_b(MatrixRef<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, T* out) {
   constexpr int NR = Blocking<T>::NR;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (b.row_stride == 1) return pack_b_transposed(b.data + k0 + j0 * b.col_stride, b.col_stride, kc, nc, out);
+  }
+#endif
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - jp);
     const T* src = b.data + k0 * b.row_stride + (j0 + jp) * b.col_stride;
