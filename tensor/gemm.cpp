@@ -44,10 +44,11 @@ constexpr int kVectorBytes = 16;
 constexpr bool kMasked = false;
 #endif
 
-// Below this many multiply-adds a GEMM runs on one thread: the fork/join of a parallel region (a few us on
-// the 2-core EPYC, more when the machine is busy) costs more than the second core saves. Measured with
-// bench/bench_gemm: 32x128x64 and 128x256x32 do not gain from 2 threads, 32x128x256 does.
-constexpr int64_t kGemmParallelWork = int64_t{1} << 20;
+// Below this many multiply-adds a GEMM runs on one thread. Measured with bench/bench_gemm on the 2-core EPYC
+// VM: a fork/join costs about 4 us there (OMP_WAIT_POLICY=active does not change it), and at 1M
+// multiply-adds (about 12 us on one core) two threads gain 0-17% on a quiet machine but lose badly when
+// another process holds the second core; from 6M (32x256x784, 256x784x32) they gain 1.45-1.9x.
+constexpr int64_t kGemmParallelWork = int64_t{1} << 21;
 
 template <class T>
 struct Blocking {

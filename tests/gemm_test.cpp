@@ -123,8 +123,9 @@ std::vector<T> run(int threads, int64_t m, int64_t n, int64_t k, Layout la, Layo
 
 TEST(Gemm, BitIdenticalOnOneAndTwoThreads) {
   const int saved = num_threads();
-  // Big enough to run in parallel: split by columns (wide C), by rows (narrow C), with ragged edges.
-  const std::array<int64_t, 3> shapes[] = {{32, 256, 784}, {256, 784, 32}, {33, 257, 300}, {1000, 20, 100},
+  // Past kGemmParallelWork (2M multiply-adds) so they run in parallel: split by columns (wide C), by rows
+  // (narrow C), with ragged edges.
+  const std::array<int64_t, 3> shapes[] = {{32, 256, 784}, {256, 784, 32}, {33, 257, 300}, {1000, 20, 200},
                                            {301, 33, 257}, {10000, 10, 32}};
   for (const auto& [m, n, k] : shapes)
     for (Layout la : kLayouts)
