@@ -18,10 +18,6 @@
 #include "viz/plot.h"
 #include "viz/viz.h"
 
-// fontconfig (under cairo's toy text API) keeps its pattern cache until exit; without this, MT_SANITIZE builds
-// would fail the test on LeakSanitizer's report of memory that is not ours.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libfontconfig.so\n"; }
-
 namespace mt::viz {
 namespace {
 
