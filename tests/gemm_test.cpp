@@ -72,10 +72,11 @@ const Layout kLayouts[] = {Layout::RowMajor, Layout::Transposed, Layout::Strided
 
 TEST(Gemm, SizesAroundEveryBlockEdgeAllLayouts) {
   // Rows around MR = 8 (6 on the portable path); columns around the vector widths 4/8/16 and NR = 16/32;
-  // depths around KC = 256.
+  // depths around the K blocks (at most KC = 512 deep, split evenly).
   const std::array<int64_t, 3> shapes[] = {
       {1, 1, 1},    {1, 17, 3},   {5, 10, 32},  {7, 15, 31},   {8, 16, 64},   {9, 17, 255},  {12, 31, 256},
-      {13, 32, 257}, {17, 33, 20}, {24, 48, 9},  {25, 63, 513}, {32, 64, 128}, {33, 65, 100}, {6, 7, 8}};
+      {13, 32, 257}, {17, 33, 20}, {24, 48, 9},  {25, 63, 513}, {32, 64, 128}, {33, 65, 100}, {6, 7, 8},
+      {9, 20, 511}, {10, 33, 512}, {11, 17, 1025}, {3, 40, 784}};
   for (const auto& [m, n, k] : shapes)
     for (Layout la : kLayouts)
       for (Layout lb : kLayouts) {
@@ -93,7 +94,7 @@ TEST(Gemm, Accumulate) {
 }
 
 TEST(Gemm, LargeBlocksAndTheLayerShapes) {
-  // Past the A block (MC = 256 rows) and the packed-B block (NC = 2048 columns), and the MLP's own shapes.
+  // Past the A block (MC = 256 rows) and the packed-B block (NC = 1024 columns), and the MLP's own shapes.
   check<float>(300, 40, 20, Layout::RowMajor, Layout::Transposed, false);
   check<float>(3, 2100, 5, Layout::Transposed, Layout::Transposed, false);
   check<float>(3, 2100, 5, Layout::RowMajor, Layout::RowMajor, true);
