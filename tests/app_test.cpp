@@ -1,9 +1,13 @@
 // End to end: runs the apps/mnist binary on a small real subset of the MNIST test split.
 #include <cairo.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -172,6 +176,38 @@ TEST_F(AppTest, DivergenceStopsWithAClearMessageAndKeepsTheLastGoodModel) {
   const AppRun nan = run_app("--epochs 1 --optimizer sgd --lr 1e30" + data);
   EXPECT_EQ(nan.exit_code, 3) << nan.output;
   EXPECT_NE(nan.output.find("the loss became "), std::string::npos) << nan.output;
+}
+
+TEST_F(AppTest, CtrlCFinishesTheStepSavesAndExits) {
+  REQUIRE_MNIST();
+  fs::create_directories(dir_);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string log = (dir_ / "log.txt").string();
+    if (!std::freopen(log.c_str(), "w", stdout) || !std::freopen(log.c_str(), "a", stderr)) _exit(99);
+    const std::string data = MT_MNIST_DIR, out = dir_.string();
+    execl(MT_MNIST_APP, MT_MNIST_APP, "--data", data.c_str(), "--train-on-test", "4000", "--val-size", "500", "--epochs",
+          "1000", "--quiet", "--no-figures", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  // Interrupt once the first epoch has been written, in the middle of a later one.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(dir_ / "metrics.csv") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string log = read_file(dir_ / "log.txt");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_NE(log.find("Interrupted: saved the model and metrics so far."), std::string::npos) << log;
+  EXPECT_NE(read_file(dir_ / "metrics.csv").find("\n1,"), std::string::npos);
+  EXPECT_GT(fs::file_size(dir_ / "model.bin"), 900000u);
+  const AppRun eval = run_app("eval --data " + std::string(MT_MNIST_DIR) + " --no-figures --model " +
+                              (dir_ / "model.bin").string());
+  EXPECT_EQ(eval.exit_code, 0) << "the saved model loads: " << eval.output;
 }
 
 }  // namespace
