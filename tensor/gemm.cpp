@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -229,22 +228,48 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
-// pack_b for a float B whose columns are contiguous (a transposed view such as W^T), by 16 x 16 transposes.
-void pack_b_transposed(const float* b, int64_t col_stride, int64_t kc, int64_t nc, float* out) {
-  constexpr int NR = Blocking<float>::NR;
+// Transposes the 8 x 8 block of doubles held in r in place.
+inline void transpose8(__m512d r[8]) {
+  __m512d t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_mask_unpacklo_pd(r[i], 0xFF, r[i], r[i + 1]);
+    t[i + 1] = _mm512_mask_unpackhi_pd(r[i], 0xFF, r[i], r[i + 1]);
+  }
+  // t[2q + parity] holds rows 2q, 2q + 1 at columns of that parity; gather 128-bit lanes across q.
+  for (int parity = 0; parity < 2; ++parity) {
+    const __m512d u0 = _mm512_mask_shuffle_f64x2(t[parity], 0xFF, t[parity], t[parity + 2], 0x88);
+    const __m512d u1 = _mm512_mask_shuffle_f64x2(t[parity], 0xFF, t[parity], t[parity + 2], 0xdd);
+    const __m512d v0 = _mm512_mask_shuffle_f64x2(t[parity + 4], 0xFF, t[parity + 4], t[parity + 6], 0x88);
+    const __m512d v1 = _mm512_mask_shuffle_f64x2(t[parity + 4], 0xFF, t[parity + 4], t[parity + 6], 0xdd);
+    u[parity] = _mm512_mask_shuffle_f64x2(u0, 0xFF, u0, v0, 0x88);
+    u[parity + 4] = _mm512_mask_shuffle_f64x2(u0, 0xFF, u0, v0, 0xdd);
+    u[parity + 2] = _mm512_mask_shuffle_f64x2(u1, 0xFF, u1, v1, 0x88);
+    u[parity + 6] = _mm512_mask_shuffle_f64x2(u1, 0xFF, u1, v1, 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) r[i] = u[i];
+}
+
+inline void transpose_block(__m512 r[16]) { transpose16(r); }
+inline void transpose_block(__m512d r[8]) { transpose8(r); }
+
+// pack_b for a B whose columns are contiguous (a transposed view such as W^T), by L x L block transposes.
+template <class T>
+void pack_b_transposed(const T* b, int64_t col_stride, int64_t kc, int64_t nc, T* out) {
+  using S = Simd<T>;
+  constexpr int NR = Blocking<T>::NR, L = Blocking<T>::kLanes;
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - jp);
-    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
-      const int depth = static_cast<int>(std::min<int64_t>(16, kc - p0));
-      const __mmask16 mask = static_cast<__mmask16>((1u << depth) - 1u);
-      for (int h = 0; h < NR / 16; ++h) {
-        __m512 r[16];
-        for (int j = 0; j < 16; ++j) {
-          const int64_t col = jp + h * 16 + j;
-          r[j] = col < jp + cols ? _mm512_maskz_loadu_ps(mask, b + col * col_stride + p0) : _mm512_setzero_ps();
+    for (int64_t p0 = 0; p0 < kc; p0 += L) {
+      const int depth = static_cast<int>(std::min<int64_t>(L, kc - p0));
+      const auto mask = static_cast<typename S::Mask>((1u << depth) - 1u);
+      for (int h = 0; h < NR / L; ++h) {
+        typename S::V r[L];
+        for (int j = 0; j < L; ++j) {
+          const int64_t col = jp + h * L + j;
+          r[j] = col < jp + cols ? S::load(b + col * col_stride + p0, mask) : S::zero();
         }
-        transpose16(r);
-        for (int q = 0; q < depth; ++q) _mm512_storeu_ps(out + (p0 + q) * NR + h * 16, r[q]);
+        transpose_block(r);
+        for (int q = 0; q < depth; ++q) S::store(out + (p0 + q) * NR + h * L, r[q]);
       }
     }
     out += kc * NR;
@@ -258,9 +283,7 @@ template <class T>
 void pack_b(MatrixRef<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, T* out) {
   constexpr int NR = Blocking<T>::NR;
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>) {
-    if (b.row_stride == 1) return pack_b_transposed(b.data + k0 + j0 * b.col_stride, b.col_stride, kc, nc, out);
-  }
+  if (b.row_stride == 1) return pack_b_transposed(b.data + k0 + j0 * b.col_stride, b.col_stride, kc, nc, out);
 #endif
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - jp);
