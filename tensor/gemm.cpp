@@ -20,10 +20,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -275,6 +276,47 @@ void pack_b_transposed(const T* b, int64_t col_stride, int64_t kc, int64_t nc, T
     out += kc * NR;
   }
 }
+#elif defined(__AVX2__)
+// Transposes the 8 x 8 block of floats held in r in place.
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+  }
+}
+
+// pack_b for a float B whose columns are contiguous (a transposed view such as W^T), by 8 x 8 transposes.
+inline void pack_b_transposed(const float* b, int64_t col_stride, int64_t kc, int64_t nc, float* out) {
+  constexpr int NR = Blocking<float>::NR;
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - jp);
+    for (int64_t p0 = 0; p0 < kc; p0 += 8) {
+      const int depth = static_cast<int>(std::min<int64_t>(8, kc - p0));
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(depth), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      for (int h = 0; h < NR / 8; ++h) {
+        __m256 r[8];
+        for (int j = 0; j < 8; ++j) {
+          const int64_t col = jp + h * 8 + j;
+          r[j] = col < jp + cols ? _mm256_maskload_ps(b + col * col_stride + p0, mask) : _mm256_setzero_ps();
+        }
+        transpose8(r);
+        for (int q = 0; q < depth; ++q) _mm256_storeu_ps(out + (p0 + q) * NR + h * 8, r[q]);
+      }
+    }
+    out += kc * NR;
+  }
+}
 #endif
 
 // Packs B[k0:k0+kc, j0:j0+nc] into panels of NR columns, k-major inside a panel; a partial last panel is
@@ -284,6 +326,11 @@ void pack_b(MatrixRef<T> b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, T* o
   constexpr int NR = Blocking<T>::NR;
 #if defined(__AVX512F__)
   if (b.row_stride == 1) return pack_b_transposed(b.data + k0 + j0 * b.col_stride, b.col_stride, kc, nc, out);
+#elif defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (b.row_stride == 1 && NR == 16)
+      return pack_b_transposed(b.data + k0 + j0 * b.col_stride, b.col_stride, kc, nc, out);
+  }
 #endif
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - jp);
