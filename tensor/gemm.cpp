@@ -7,14 +7,16 @@
 //     (ars = 1, acs = lda) and a packed strip (ars = 1, acs = MR) all go through the same kernel. A is packed
 //     only when neither of its strides is 1.
 //   - B row p of a panel is read at b[p * bld + j]: B with unit column stride is read in place (bld = its row
-//     stride); otherwise (a transposed view such as W^T) the K x N block is packed once per call into panels
-//     of NR columns (bld = NR), which the threads share out by panels.
+//     stride); otherwise (a transposed view such as W^T) each thread packs its own columns of B once per K
+//     block into panels of NR columns (bld = NR), with in-register 16x16 / 8x8 transposes on AVX-512 (float
+//     and double) and AVX2 (float).
 // Edges: on AVX-512 a panel narrower than NR loads and stores its last vector with a mask, so neither B nor C
 // is padded; the portable path (GCC vector extensions, mapped to AVX2 or SSE) packs a partial B panel with
 // zero padding and stores a partial C tile element by element.
 //
-// Determinism: every C element is c = (c +) sum_p a(i, p) * b(p, j), the sum taken in p order within fixed
-// KC blocks, one lane of one accumulator, whichever kernel instance, packing or thread split touches it.
+// Determinism: every C element is c = (c +) sum_p a(i, p) * b(p, j), the sum taken in p order, one fused
+// multiply-add at a time in one lane of one accumulator, within K blocks that depend on K alone (K split
+// evenly into blocks of at most KC); the kernel instance, packing and thread split do not change it.
 // Threads take disjoint C columns (whole panels) or rows (whole strips); K is never split.
 #include "tensor/gemm.h"
 
