@@ -15,8 +15,9 @@
 // zero padding and stores a partial C tile element by element.
 //
 // Determinism: every C element is c = (c +) sum_p a(i, p) * b(p, j), the sum taken in p order, one
-// multiply-add at a time (FMA where the target has it) in one lane of one accumulator, within K blocks that depend on K alone (K split
-// evenly into blocks of at most KC); the kernel instance, packing and thread split do not change it.
+// multiply-add at a time (FMA where the target has it) in one lane of one accumulator, within K blocks that
+// depend on K alone (K split evenly into blocks of at most KC); kernel instance, packing and thread split
+// do not change it.
 // Threads take disjoint C columns (whole panels) or rows (whole strips); K is never split.
 #include "tensor/gemm.h"
 
