@@ -1,5 +1,6 @@
 #include "optim/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -112,10 +113,11 @@ Adam::Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled)
 }
 
 void Adam::step() {
+  segments_.clear();
+  int64_t total = 0;
   for (size_t k = 0; k < params_.size(); ++k) {
     const Var& p = params_[k];
-    const Tensor& grad = usable_grad(p, decoupled_ ? "AdamW" : "Adam", k);
-    if (!grad.defined()) continue;
+    if (!usable_grad(p, decoupled_ ? "AdamW" : "Adam", k).defined()) continue;
     State& s = state_[k];
     if (!s.m.defined()) {
       s.m = Tensor::zeros(p.shape(), p.dtype());
@@ -124,28 +126,37 @@ void Adam::step() {
     ++s.steps;
     // The scalar factors are computed in double, as PyTorch computes them in Python.
     const double t = static_cast<double>(s.steps);
-    const double bias_correction1 = 1 - std::pow(options_.beta1, t);
-    const double bias_correction2_sqrt = std::sqrt(1 - std::pow(options_.beta2, t));
-    dispatch_dtype(p.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      T* w = p.value().data<T>();
-      const T* g = grad.data<T>();
-      T* m = s.m.data<T>();
-      T* v = s.v.data<T>();
-      const AdamCoefficients<T> c{static_cast<T>(options_.beta1),
-                                  static_cast<T>(options_.beta2),
-                                  static_cast<T>(1 - options_.beta1),
-                                  static_cast<T>(1 - options_.beta2),
-                                  static_cast<T>(options_.eps),
-                                  static_cast<T>(bias_correction2_sqrt),
-                                  static_cast<T>(lr_ / bias_correction1),
-                                  decoupled_ ? T(0) : static_cast<T>(options_.weight_decay),
-                                  static_cast<T>(decoupled_ ? 1 - lr_ * options_.weight_decay : 1)};
-      parallel_for(p.numel(), p.numel() * kUpdateWork, [&](int64_t begin, int64_t end) {
-        adam_update(end - begin, w + begin, g + begin, m + begin, v + begin, c);
-      });
-    });
+    segments_.push_back({k, total, p.numel(), lr_ / (1 - std::pow(options_.beta1, t)),
+                         std::sqrt(1 - std::pow(options_.beta2, t))});
+    total += p.numel();
   }
+  // One parallel pass over the elements of all parameters: a single fork and join per step, where one per
+  // parameter tensor cost more than the small tensors' updates themselves.
+  parallel_for(total, total * kUpdateWork, [&](int64_t begin, int64_t end) {
+    for (const Segment& segment : segments_) {
+      const int64_t lo = std::max(begin, segment.start), hi = std::min(end, segment.start + segment.count);
+      if (lo < hi) update(segment, lo - segment.start, hi - lo);
+    }
+  });
+}
+
+void Adam::update(const Segment& segment, int64_t offset, int64_t count) {
+  const Var& p = params_[segment.param];
+  const State& s = state_[segment.param];
+  dispatch_dtype(p.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const AdamCoefficients<T> c{static_cast<T>(options_.beta1),
+                                static_cast<T>(options_.beta2),
+                                static_cast<T>(1 - options_.beta1),
+                                static_cast<T>(1 - options_.beta2),
+                                static_cast<T>(options_.eps),
+                                static_cast<T>(segment.bias_correction2_sqrt),
+                                static_cast<T>(segment.step_size),
+                                decoupled_ ? T(0) : static_cast<T>(options_.weight_decay),
+                                static_cast<T>(decoupled_ ? 1 - lr_ * options_.weight_decay : 1)};
+    adam_update(count, p.value().data<T>() + offset, p.grad().data<T>() + offset, s.m.data<T>() + offset,
+                s.v.data<T>() + offset, c);
+  });
 }
 
 }  // namespace mt::optim

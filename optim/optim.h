@@ -74,9 +74,18 @@ class Adam : public Optimizer {
     Tensor m, v;
     int64_t steps = 0;
   };
+  // The elements [start, start + count) of one step's single pass over all parameters belong to params_[param].
+  struct Segment {
+    size_t param;
+    int64_t start, count;
+    double step_size, bias_correction2_sqrt;
+  };
+  void update(const Segment& segment, int64_t offset, int64_t count);
+
   AdamOptions options_;
   bool decoupled_;
   std::vector<State> state_;
+  std::vector<Segment> segments_;  // rebuilt every step, its capacity kept
 };
 
 class AdamW : public Adam {

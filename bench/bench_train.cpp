@@ -1,0 +1,90 @@
+// The reference model's training step, a full epoch and test-set inference, on synthetic data of MNIST's
+// shapes (timing does not depend on the pixel values). Run: build/bench/bench_train --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
+
+#include "nn/nn.h"
+#include "optim/optim.h"
+#include "tensor/random.h"
+
+namespace {
+
+constexpr int64_t kPixels = 784, kClasses = 10, kBatch = 32;
+constexpr int64_t kTrainImages = 54000, kTestImages = 10000;
+// Multiply-adds per image: forward through 784-256-128-64-32-10.
+constexpr double kForwardFlops = 2.0 * (784 * 256 + 256 * 128 + 128 * 64 + 64 * 32 + 32 * 10);
+// Training: forward, the weight gradients of all layers and the input gradients of layers 2-5.
+constexpr double kTrainFlops = kForwardFlops + 2.0 * (784 * 256 + 256 * 128 + 128 * 64 + 64 * 32 + 32 * 10) +
+                               2.0 * (256 * 128 + 128 * 64 + 64 * 32 + 32 * 10);
+
+struct Setup {
+  std::shared_ptr<mt::nn::Sequential> model = std::make_shared<mt::nn::Sequential>();
+  std::unique_ptr<mt::optim::Adam> optimizer;
+  std::vector<mt::Tensor> batches;
+  std::vector<std::vector<int64_t>> labels;
+
+  explicit Setup(int64_t batch_count) {
+    mt::set_flush_denormal(true);
+    mt::Generator gen(0);
+    int64_t in = kPixels;
+    for (int64_t width : {256, 128, 64, 32}) {
+      model->add(std::make_shared<mt::nn::Linear>(in, width, gen)).add(std::make_shared<mt::nn::ReLU>());
+      in = width;
+    }
+    model->add(std::make_shared<mt::nn::Linear>(in, kClasses, gen));
+    optimizer = std::make_unique<mt::optim::Adam>(model->parameters(), mt::optim::AdamOptions{.lr = 1e-3});
+    for (int64_t b = 0; b < batch_count; ++b) {
+      batches.push_back(mt::Tensor::uniform({kBatch, kPixels}, 0, 1, gen));
+      std::vector<int64_t> y(kBatch);
+      for (int64_t& v : y) v = static_cast<int64_t>(gen.below(kClasses));
+      labels.push_back(std::move(y));
+    }
+  }
+
+  void step(size_t b) {
+    const mt::Var loss = mt::nn::cross_entropy((*model)(mt::Var(batches[b])), labels[b]);
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+  }
+};
+
+void BM_TrainStep(benchmark::State& state) {
+  Setup s(16);
+  size_t b = 0;
+  for (auto _ : state) s.step(b++ % s.batches.size());
+  state.counters["GFLOP/s"] = benchmark::Counter(kTrainFlops * kBatch * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_TrainStep)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One epoch of the app's workload: 54000 images in batches of 32 (the batches cycle through 64 prepared ones).
+void BM_TrainEpoch(benchmark::State& state) {
+  Setup s(64);
+  const int64_t steps = (kTrainImages + kBatch - 1) / kBatch;
+  for (auto _ : state)
+    for (int64_t i = 0; i < steps; ++i) s.step(static_cast<size_t>(i) % s.batches.size());
+  state.counters["GFLOP/s"] = benchmark::Counter(kTrainFlops * kTrainImages * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_TrainEpoch)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+void BM_InferenceTestSet(benchmark::State& state) {
+  Setup s(0);
+  mt::Generator gen(1);
+  const mt::Tensor images = mt::Tensor::uniform({kTestImages, kPixels}, 0, 1, gen);
+  for (auto _ : state) {
+    mt::NoGradGuard no_grad;
+    for (int64_t start = 0; start < kTestImages; start += 1000)
+      benchmark::DoNotOptimize((*s.model)(mt::Var(images.narrow(0, start, 1000))).value().data<float>());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(kForwardFlops * kTestImages * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_InferenceTestSet)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
