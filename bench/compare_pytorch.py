@@ -3,9 +3,9 @@
 both see the same machine, and prints median epoch time, speed ratio, peak RSS and test accuracy of each.
 
   /usr/bin/python3 bench/compare_pytorch.py [--app build/apps/mnist/mnist] [--data DIR] [--dataset fashion]
-      [--epochs 5] [--rounds 3] [--torch-threads 1,2]
+      [--epochs 5] [--rounds 3] [--threads 1,2] [--torch-threads 1,2]
 
-PyTorch is measured at every thread count given, and compared at its fastest. Our app uses every core.
+Both are measured at every thread count given and compared at their fastest settings.
 """
 import argparse
 import json
@@ -30,9 +30,9 @@ def run(cmd, env=None):
     return text, usage.ru_maxrss / 1024
 
 
-def ours(a, out_dir):
+def ours(a, out_dir, threads):
     text, rss = run([a.app, "train", "--data", a.data, "--dataset", a.dataset, "--epochs", str(a.epochs), "--quiet",
-                     "--no-figures", "--out", out_dir])
+                     "--no-figures", "--threads", str(threads), "--out", out_dir])
     with open(os.path.join(out_dir, "metrics.json")) as f:
         metrics = json.load(f)
     return [e["seconds"] for e in metrics["epochs"]], metrics["test_accuracy"], rss
@@ -53,17 +53,21 @@ def main():
     p.add_argument("--dataset", default="fashion", choices=["mnist", "fashion"])
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", default="1,2")
     p.add_argument("--torch-threads", default="1,2")
     a = p.parse_args()
-    thread_counts = [int(t) for t in a.torch_threads.split(",")]
+    our_threads = [int(t) for t in a.threads.split(",")]
+    torch_threads = [int(t) for t in a.torch_threads.split(",")]
 
-    results = {"ours": ([], [], [])}
-    for t in thread_counts:
+    results = {}
+    for t in our_threads:
+        results[f"ours-{t}t"] = ([], [], [])
+    for t in torch_threads:
         results[f"pytorch-{t}t"] = ([], [], [])
     with tempfile.TemporaryDirectory() as out_dir:
         for r in range(a.rounds):
-            runs = [("ours", lambda: ours(a, out_dir))]
-            runs += [(f"pytorch-{t}t", lambda t=t: pytorch(a, t)) for t in thread_counts]
+            runs = [(f"ours-{t}t", lambda t=t: ours(a, out_dir, t)) for t in our_threads]
+            runs += [(f"pytorch-{t}t", lambda t=t: pytorch(a, t)) for t in torch_threads]
             for name, fn in runs:
                 times, acc, rss = fn()
                 results[name][0].extend(times)
@@ -75,15 +79,16 @@ def main():
     def median_epoch(name):
         return statistics.median(results[name][0])
 
-    fastest = min((n for n in results if n != "ours"), key=median_epoch)
+    ours_best = min((n for n in results if n.startswith("ours")), key=median_epoch)
+    torch_best = min((n for n in results if n.startswith("pytorch")), key=median_epoch)
     print()
     print("| run | median epoch (s) | peak RSS (MB) | test accuracy |")
     print("| --- | ---: | ---: | ---: |")
     for name, (times, accs, rss) in results.items():
         print(f"| {name} | {statistics.median(times):.3f} | {max(rss):.0f} | "
               f"{statistics.mean(accs):.4f} |")
-    ratio = median_epoch("ours") / median_epoch(fastest)
-    print(f"\nours / {fastest} epoch time: {ratio:.3f} ({1 / ratio:.2f}x faster)")
+    ratio = median_epoch(ours_best) / median_epoch(torch_best)
+    print(f"\n{ours_best} / {torch_best} epoch time: {ratio:.3f} ({1 / ratio:.2f}x faster)")
 
 
 if __name__ == "__main__":
