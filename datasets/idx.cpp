@@ -18,6 +18,9 @@ namespace {
 
 // DEFLATE cannot expand data by more than about 1032:1, so the compressed size bounds the decompressed one.
 constexpr uint64_t kMaxDeflateRatio = 1032;
+// The most a gzip trailer is believed about the size when reserving memory: real IDX files compress 2-5:1, and
+// the trailer's size field is only checked at the end, so a forged one must not reserve 1000 times the file.
+constexpr uint64_t kTrustedGzipRatio = 64;
 
 std::string hex_bytes(std::span<const uint8_t> bytes) {
   std::string out;
@@ -92,6 +95,7 @@ class Reader {
   // the data is still read and checked as it arrives.
   bool confirms_size(uint64_t bytes) const {
     if (!gzip_) return bytes == file_.size();
+    if (bytes > file_.size() * kTrustedGzipRatio) return false;
     if (file_.size() < 18) return false;  // a gzip member has a 10-byte header and an 8-byte trailer
     const uint8_t* t = file_.data() + file_.size() - 4;
     const uint32_t isize = uint32_t{t[0]} | uint32_t{t[1]} << 8 | uint32_t{t[2]} << 16 | uint32_t{t[3]} << 24;
