@@ -1,16 +1,41 @@
-// The IDX reader, MNIST / Fashion-MNIST and the loader, on the real files (see tests/data_reference/pixel_sums.py
-// for the reference numbers) and on malformed files generated here.
+// The IDX reader, MNIST / Fashion-MNIST and the loader, on the real files (reference numbers from Python's gzip
+// and NumPy: tests/data_reference/pixel_sums.py) and on malformed files generated here.
+// Suites: Datasets* (real files, dataset-level checks), Idx* (the reader), Loader* (batches, shuffling).
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "datasets/datasets.h"
+
+// The largest single allocation since the last reset: "a lying header must not allocate much" is checked
+// directly rather than by watching the process's memory (a reserve() touches no pages).
+namespace {
+std::atomic<std::size_t> g_largest_allocation{0};
+}  // namespace
+
+// Out of line: inlined into a caller, GCC pairs the free() with that caller's new and warns of a mismatch.
+[[gnu::noinline]] void* operator new(std::size_t n) {
+  std::size_t seen = g_largest_allocation.load(std::memory_order_relaxed);
+  while (n > seen && !g_largest_allocation.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace mt::datasets {
 namespace {
@@ -23,207 +48,474 @@ bool has_files(const std::string& dir, std::initializer_list<const char*> names)
   return true;
 }
 
-#define REQUIRE_FILES(dir, ...)                                                                       \
-  do {                                                                                                \
-    if (!has_files(dir, {__VA_ARGS__})) {                                                             \
-      if (std::getenv("MT_REQUIRE_DATA")) FAIL() << "data files missing in " << (dir);                \
-      GTEST_SKIP() << "data files missing in " << (dir) << " (set MT_MNIST_DIR / MT_FASHION_MNIST_DIR)"; \
-    }                                                                                                 \
+// Real data: skipped with a message when absent, a failure when the environment sets MT_REQUIRE_DATA (CI).
+#define REQUIRE_FILES(dir, ...)                                                                           \
+  do {                                                                                                    \
+    if (!has_files(dir, {__VA_ARGS__})) {                                                                 \
+      if (std::getenv("MT_REQUIRE_DATA")) FAIL() << "data files missing in " << (dir);                    \
+      GTEST_SKIP() << "data files missing in " << (dir)                                                   \
+                   << " (configure with -DMT_MNIST_DIR=... / -DMT_FASHION_MNIST_DIR=...)";                \
+    }                                                                                                     \
   } while (0)
 
 #define REQUIRE_MNIST_TEST() REQUIRE_FILES(MT_MNIST_DIR, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-#define REQUIRE_FASHION() \
-  REQUIRE_FILES(MT_FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+#define REQUIRE_FASHION()                                                                                \
+  REQUIRE_FILES(MT_FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",       \
+                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 int64_t pixel_sum(const ImageDataset& d, int64_t i) {
   const auto image = d.image(i);
   return std::accumulate(image.begin(), image.end(), int64_t{0});
 }
 
+int64_t total_pixel_sum(const ImageDataset& d) {
+  int64_t total = 0;
+  for (int64_t i = 0; i < d.size(); ++i) total += pixel_sum(d, i);
+  return total;
+}
+
+// --- Real files ------------------------------------------------------------------------------------------------
+
 TEST(DatasetsReal, MnistTestSplitHasTheKnownLabelsAndPixels) {
   REQUIRE_MNIST_TEST();
+  // verify = true (the default): the official files are recognised and accepted.
   const MNIST test(Split::Test, {.dir = MT_MNIST_DIR});
   ASSERT_EQ(test.size(), 10000);
   EXPECT_EQ(test.rows(), 28);
   EXPECT_EQ(test.cols(), 28);
+  EXPECT_EQ(test.pixels(), 784);
+  EXPECT_EQ(test.name(), "MNIST test");
   const int64_t first[] = {7, 2, 1, 0, 4, 1, 4, 9, 5, 9};
   for (int64_t i = 0; i < 10; ++i) EXPECT_EQ(test.label(i), first[i]) << i;
   EXPECT_EQ(test.label(9999), 6);
   EXPECT_EQ(pixel_sum(test, 0), 18454);
   EXPECT_EQ(pixel_sum(test, 1), 28850);
   EXPECT_EQ(pixel_sum(test, 9999), 41833);
-  EXPECT_EQ(test.image(0)[7 * 28 + 6], 84);
-  EXPECT_EQ(test.class_names().at(3), "3");
+  const uint8_t row7[] = {84, 185, 159, 151};
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(test.image(0)[7 * 28 + 6 + c], row7[c]) << c;
+  EXPECT_EQ(total_pixel_sum(test), 264923200);
+  std::vector<int64_t> counts(10);
+  for (int64_t i = 0; i < test.size(); ++i) ++counts[static_cast<std::size_t>(test.label(i))];
+  EXPECT_EQ(counts, (std::vector<int64_t>{980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009}));
+  EXPECT_EQ(test.class_names(), (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  EXPECT_THROW(test.image(10000), Error);
+  EXPECT_THROW(test.label(-1), Error);
 }
 
-TEST(DatasetsReal, FashionTrainSplitHasTheKnownLabelsPixelsAndNames) {
+TEST(DatasetsReal, FashionTrainSplitHasTheKnownLabelsPixelsNamesAndStatistics) {
   REQUIRE_FASHION();
   const FashionMNIST train(Split::Train, {.dir = MT_FASHION_MNIST_DIR});
   ASSERT_EQ(train.size(), 60000);
+  EXPECT_EQ(train.name(), "Fashion-MNIST train");
   const int64_t first[] = {9, 0, 0, 3, 0};
   for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(train.label(i), first[i]) << i;
   EXPECT_EQ(pixel_sum(train, 0), 76247);
   EXPECT_EQ(pixel_sum(train, 59999), 16684);
-  EXPECT_EQ(train.class_names().at(9), "Ankle boot");
+  EXPECT_EQ(train.class_names(), (std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}));
 
+  // The normalisation constants are this set's statistics (NumPy: mean 0.286041, std 0.353024).
+  const int64_t total = total_pixel_sum(train);
+  EXPECT_EQ(total, 3431114169);
+  double squares = 0;
+  for (int64_t i = 0; i < train.size(); ++i)
+    for (uint8_t p : train.image(i)) squares += static_cast<double>(p) * p;
+  const double n = 60000.0 * 784, mean = static_cast<double>(total) / 255.0 / n;
+  const double std = std::sqrt(squares / (255.0 * 255.0) / n - mean * mean);
+  EXPECT_NEAR(mean, 0.286041, 1e-6);
+  EXPECT_NEAR(std, 0.353024, 1e-6);
+  EXPECT_NEAR(kFashionMnistMean, mean, 5e-5);
+  EXPECT_NEAR(kFashionMnistStd, std, 5e-5);
+  EXPECT_FLOAT_EQ(kMnistMean, 0.1307f);  // MNIST's training set is not here; these are the well-known values
+  EXPECT_FLOAT_EQ(kMnistStd, 0.3081f);
+
+  // The validation set is the last 6000 examples, the training set the first 54000, in file order.
   const TrainValidation split = train_validation_split(train);
-  EXPECT_EQ(split.train.size(), 54000);
-  EXPECT_EQ(split.validation.size(), 6000);
-  EXPECT_EQ(pixel_sum(split.validation, 5999), 16684) << "the validation set is the last 6000 images";
+  ASSERT_EQ(split.train.size(), 54000);
+  ASSERT_EQ(split.validation.size(), 6000);
+  EXPECT_EQ(split.train.label(0), 9);
+  EXPECT_EQ(pixel_sum(split.train, 0), 76247);
+  EXPECT_EQ(pixel_sum(split.validation, 5999), 16684);
+  for (int64_t i : {int64_t{0}, int64_t{1234}, int64_t{5999}}) {
+    EXPECT_EQ(split.validation.label(i), train.label(54000 + i));
+    EXPECT_EQ(split.validation.image(i).data(), train.image(54000 + i).data()) << "subsets share the bytes";
+  }
+  EXPECT_EQ(total_pixel_sum(split.train) + total_pixel_sum(split.validation), total);
+  EXPECT_EQ(train_validation_split(train, 100).validation.size(), 100);
+  EXPECT_THROW(train_validation_split(train, 60001), Error);
 }
 
-TEST(Loader, BatchesHaveShapesValuesAndAPartialLastBatch) {
+TEST(DatasetsReal, FashionTestSplitIsFoundInTheDebianDirectoryByDefault) {
+  REQUIRE_FASHION();
+  if (std::string(MT_FASHION_MNIST_DIR) != "/usr/share/datasets/fashion-mnist" || fs::exists("data/fashion"))
+    GTEST_SKIP() << "the default search path is only checked against Debian's directory";
+  const FashionMNIST test(Split::Test);  // no dir: data/fashion, then /usr/share/datasets/fashion-mnist
+  EXPECT_EQ(test.size(), 10000);
+  const auto dirs = FashionMNIST::default_dirs();
+  EXPECT_NE(std::find(dirs.begin(), dirs.end(), "/usr/share/datasets/fashion-mnist"), dirs.end());
+}
+
+TEST(DatasetsReal, SubsetsAreViewsWithCheckedBounds) {
+  REQUIRE_MNIST_TEST();
+  const MNIST test(Split::Test, {.dir = MT_MNIST_DIR});
+  const ImageDataset part = test.subset(5, 10);
+  ASSERT_EQ(part.size(), 10);
+  EXPECT_EQ(part.name(), "MNIST test[5:15]");
+  EXPECT_EQ(part.label(0), 1);  // test labels 5.. are 1, 4, 9, 5, 9
+  EXPECT_EQ(part.image(0).data(), test.image(5).data());
+  const ImageDataset nested = part.subset(2, 3);
+  EXPECT_EQ(nested.label(0), test.label(7));
+  EXPECT_EQ(nested.class_names(), test.class_names());
+  EXPECT_THROW(part.subset(5, 6), Error);
+  EXPECT_THROW(part.subset(-1, 2), Error);
+  EXPECT_THROW(part.label(10), Error);
+  EXPECT_EQ(test.subset(10000, 0).size(), 0);
+}
+
+// --- Loader ----------------------------------------------------------------------------------------------------
+
+TEST(LoaderReal, BatchesAreFloat32InTheUnitRangeWithAPartialLastBatch) {
   REQUIRE_MNIST_TEST();
   const MNIST test(Split::Test, {.dir = MT_MNIST_DIR});
   const ImageDataset few = test.subset(0, 70);
   DataLoader keep(few, {.batch_size = 32, .shuffle = false});
   ASSERT_EQ(keep.num_batches(), 3);
-  const Batch last = keep.batch(2);
-  EXPECT_EQ(last.images.shape(), Shape({6, 784}));
-  EXPECT_EQ(last.images.dtype(), DType::Float32);
+  int64_t seen = 0, batches = 0;
+  for (const Batch& batch : keep) {
+    const int64_t expected = batches < 2 ? 32 : 6;
+    EXPECT_EQ(batch.images.shape(), Shape({expected, 784})) << batches;
+    EXPECT_EQ(batch.images.dtype(), DType::Float32);
+    ASSERT_EQ(static_cast<int64_t>(batch.labels.size()), expected);
+    const std::vector<double> values = batch.images.to_vector();
+    EXPECT_GE(*std::min_element(values.begin(), values.end()), 0.0);
+    EXPECT_LE(*std::max_element(values.begin(), values.end()), 1.0);
+    EXPECT_EQ(*std::max_element(values.begin(), values.end()), 1.0) << "255 maps to exactly 1";
+    for (std::size_t b = 0; b < batch.labels.size(); ++b) EXPECT_EQ(batch.labels[b], few.label(seen + int64_t(b)));
+    seen += expected;
+    ++batches;
+  }
+  EXPECT_EQ(seen, 70);
+  EXPECT_EQ(batches, 3);
+
   const Batch first = keep.batch(0);
   EXPECT_EQ(first.labels[0], 7);
   EXPECT_FLOAT_EQ(static_cast<float>(first.images.at({0, 7 * 28 + 6})), 84.0f / 255.0f);
   double total = 0;
   for (double v : first.images.narrow(0, 0, 1).to_vector()) total += v;
   EXPECT_NEAR(total, 18454.0 / 255.0, 1e-3);
-  EXPECT_EQ(DataLoader(few, {.batch_size = 32, .drop_last = true}).num_batches(), 2);
+  EXPECT_EQ(keep.batch(2).labels.back(), few.label(69));
+  EXPECT_THROW(keep.batch(3), Error);
 
-  DataLoader normalised(few, {.batch_size = 8, .shuffle = false, .mean = 0.5f, .std = 0.25f});
-  EXPECT_FLOAT_EQ(static_cast<float>(normalised.batch(0).images.at({0, 0})), -2.0f);
-  EXPECT_FLOAT_EQ(static_cast<float>(normalised.batch(0).images.at({0, 7 * 28 + 6})), (84.0f / 255.0f - 0.5f) / 0.25f);
+  DataLoader drop(few, {.batch_size = 32, .shuffle = false, .drop_last = true});
+  ASSERT_EQ(drop.num_batches(), 2);
+  EXPECT_EQ(drop.batch(1).images.shape(), Shape({32, 784}));
+  int64_t dropped_batches = 0;
+  for (const Batch& batch : drop) dropped_batches += static_cast<int64_t>(batch.labels.size()) == 32;
+  EXPECT_EQ(dropped_batches, 2);
+  EXPECT_EQ(DataLoader(test.subset(0, 64), {.batch_size = 32, .drop_last = true}).num_batches(), 2);
+  EXPECT_EQ(DataLoader(test.subset(0, 31), {.batch_size = 32, .drop_last = true}).num_batches(), 0);
+  EXPECT_THROW(DataLoader(few, {.batch_size = 0}), Error);
+  EXPECT_THROW(DataLoader(few, {.std = 0.0f}), Error);
 }
 
-TEST(Loader, ShufflingIsAFunctionOfSeedAndEpoch) {
+TEST(LoaderReal, MeanStdNormalisationIsAppliedPerPixel) {
+  REQUIRE_MNIST_TEST();
+  const ImageDataset few = MNIST(Split::Test, {.dir = MT_MNIST_DIR}).subset(0, 8);
+  DataLoader normalised(few, {.batch_size = 8, .shuffle = false, .mean = 0.5f, .std = 0.25f});
+  const Batch batch = normalised.batch(0);
+  EXPECT_FLOAT_EQ(static_cast<float>(batch.images.at({0, 0})), -2.0f);
+  EXPECT_FLOAT_EQ(static_cast<float>(batch.images.at({0, 7 * 28 + 6})), (84.0f / 255.0f - 0.5f) / 0.25f);
+  DataLoader mnist(few, {.batch_size = 8, .shuffle = false, .mean = kMnistMean, .std = kMnistStd});
+  const Batch standard = mnist.batch(0);
+  EXPECT_FLOAT_EQ(static_cast<float>(standard.images.at({0, 0})), -0.1307f / 0.3081f);
+  EXPECT_FLOAT_EQ(static_cast<float>(standard.images.at({0, 7 * 28 + 7})), (185.0f / 255.0f - 0.1307f) / 0.3081f);
+}
+
+TEST(LoaderReal, ShufflingIsAFunctionOfSeedAndEpoch) {
   REQUIRE_MNIST_TEST();
   const ImageDataset few = MNIST(Split::Test, {.dir = MT_MNIST_DIR}).subset(0, 200);
+  // The order as pixel sums, which tell the examples apart much better than labels do.
   auto order = [&](uint64_t seed, int64_t epoch) {
-    DataLoader loader(few, {.batch_size = 200, .seed = seed});
+    DataLoader loader(few, {.batch_size = 64, .seed = seed});
     loader.set_epoch(epoch);
-    return loader.batch(0).labels;
+    std::vector<int64_t> sums;
+    for (const Batch& batch : loader) {
+      const std::vector<double> values = batch.images.to_vector();
+      for (std::size_t b = 0; b < batch.labels.size(); ++b)
+        sums.push_back(std::llround(std::accumulate(values.begin() + static_cast<std::ptrdiff_t>(b * 784),
+                                          values.begin() + static_cast<std::ptrdiff_t>((b + 1) * 784), 0.0) * 255));
+    }
+    return sums;
   };
-  EXPECT_EQ(order(1, 3), order(1, 3));
-  EXPECT_NE(order(1, 3), order(1, 4));
-  EXPECT_NE(order(1, 3), order(2, 3));
-  std::vector<int64_t> sorted = order(1, 3), original;
-  for (int64_t i = 0; i < few.size(); ++i) original.push_back(few.label(i));
+  const std::vector<int64_t> reference = order(1, 3);
+  EXPECT_EQ(order(1, 3), reference) << "same seed and epoch, same order";
+  EXPECT_NE(order(1, 4), reference) << "another epoch, another order";
+  EXPECT_NE(order(2, 3), reference) << "another seed, another order";
+  // set_epoch(e) does not depend on the epochs before it.
+  DataLoader loader(few, {.batch_size = 200, .seed = 1});
+  loader.set_epoch(7);
+  loader.set_epoch(3);
+  EXPECT_EQ(loader.epoch(), 3);
+  const std::vector<int64_t> direct = loader.batch(0).labels;
+  DataLoader fresh(few, {.batch_size = 200, .seed = 1});
+  fresh.set_epoch(3);
+  EXPECT_EQ(fresh.batch(0).labels, direct);
+
+  std::vector<int64_t> sorted = reference, original;
+  for (int64_t i = 0; i < few.size(); ++i) original.push_back(pixel_sum(few, i));
+  EXPECT_NE(reference, original) << "shuffled";
   std::sort(sorted.begin(), sorted.end());
   std::sort(original.begin(), original.end());
   EXPECT_EQ(sorted, original) << "a shuffle is a permutation";
+
+  DataLoader unshuffled(few, {.batch_size = 200, .shuffle = false, .seed = 5});
+  unshuffled.set_epoch(9);
+  EXPECT_EQ(unshuffled.batch(0).labels[0], 7);
 }
 
-// --- Malformed files -------------------------------------------------------------------------------------------
+// --- Generated files -------------------------------------------------------------------------------------------
 
-std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims, size_t payload) {
+std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims, size_t payload, uint8_t fill = 1) {
   std::vector<uint8_t> out = {0, 0, type, static_cast<uint8_t>(dims.size())};
   for (uint32_t d : dims)
     for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<uint8_t>(d >> shift));
-  out.resize(out.size() + payload, 1);
+  out.resize(out.size() + payload, fill);
   return out;
 }
 
 std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& raw) {
   z_stream s{};
-  deflateInit2(&s, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  EXPECT_EQ(deflateInit2(&s, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
   std::vector<uint8_t> out(deflateBound(&s, raw.size()) + 64);
   s.next_in = const_cast<Bytef*>(raw.data());
   s.avail_in = static_cast<uInt>(raw.size());
   s.next_out = out.data();
   s.avail_out = static_cast<uInt>(out.size());
-  deflate(&s, Z_FINISH);
+  EXPECT_EQ(deflate(&s, Z_FINISH), Z_STREAM_END);
   out.resize(s.total_out);
   deflateEnd(&s);
   return out;
 }
 
-class BadFiles : public ::testing::Test {
+// A directory of its own per test: ctest runs the cases in parallel processes.
+class IdxFiles : public ::testing::Test {
  protected:
-  fs::path dir_ = fs::path(::testing::TempDir()) / "mt_bad_idx";
+  fs::path dir_ = fs::path(::testing::TempDir()) /
+                  (std::string("mt_datasets_") + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                   "_" + std::to_string(::getpid()));
   void SetUp() override {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
+  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::vector<uint8_t>& bytes) {
     const fs::path path = dir_ / name;
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return path.string();
   }
-  // read_idx must throw an mt::Error naming the file and containing `problem`.
-  void expect_error(const std::string& path, const std::string& problem) {
+  // `load` must throw an mt::Error whose message contains each of `parts` (the file name and the problem).
+  template <class F>
+  void expect_error(F load, std::initializer_list<std::string> parts) {
     try {
-      read_idx(path);
-      ADD_FAILURE() << path << ": no error, expected '" << problem << "'";
+      load();
+      ADD_FAILURE() << "no error, expected '" << *parts.begin() << "'";
     } catch (const Error& e) {
       const std::string what = e.what();
-      EXPECT_NE(what.find(path), std::string::npos) << what;
-      EXPECT_NE(what.find(problem), std::string::npos) << "expected '" << problem << "' in: " << what;
+      for (const std::string& part : parts)
+        EXPECT_NE(what.find(part), std::string::npos) << "expected '" << part << "' in: " << what;
     }
   }
+  void expect_read_error(const std::string& path, const std::string& problem) {
+    expect_error([&] { read_idx(path); }, {path, problem});
+  }
+  // Reads `path` expecting `problem`, and checks that no single allocation exceeded `limit` bytes.
+  void expect_small_read_error(const std::string& path, const std::string& problem, std::size_t limit) {
+    g_largest_allocation = 0;
+    expect_read_error(path, problem);
+    EXPECT_LE(g_largest_allocation.load(), limit) << "a lying header made the reader allocate that much";
+  }
+  void write_mnist_test(const std::vector<uint8_t>& images, const std::vector<uint8_t>& labels) {
+    write("t10k-images-idx3-ubyte.gz", gzip_bytes(images));
+    write("t10k-labels-idx1-ubyte.gz", gzip_bytes(labels));
+  }
+  std::string images_path() const { return (dir_ / "t10k-images-idx3-ubyte.gz").string(); }
+  std::string labels_path() const { return (dir_ / "t10k-labels-idx1-ubyte.gz").string(); }
 };
+using IdxBadFiles = IdxFiles;
+using DatasetsBadFiles = IdxFiles;
 
-TEST_F(BadFiles, EachProblemIsNamed) {
-  const std::vector<uint8_t> good = idx_bytes(0x08, {3, 28, 28}, 3 * 784);
-  std::vector<uint8_t> gz = gzip_bytes(good);
-  EXPECT_EQ(read_idx(write("good.gz", gz)).numel(), 3 * 784);
-  EXPECT_EQ(read_idx(write("good", good)).dims, (std::vector<int64_t>{3, 28, 28}));
+const std::vector<uint8_t> kGood = idx_bytes(0x08, {3, 28, 28}, 3 * 784);
 
-  expect_error(write("truncated.gz", std::vector<uint8_t>(gz.begin(), gz.begin() + gz.size() / 2)), "truncated gzip");
-  expect_error(write("plain.gz", good), "not a gzip file");
-  std::vector<uint8_t> magic = good;
-  magic[0] = 1;
-  expect_error(write("magic", magic), "bad IDX magic");
-  std::vector<uint8_t> type = good;
-  type[2] = 0x07;
-  expect_error(write("type", type), "unknown IDX type code");
-  expect_error(write("short", idx_bytes(0x08, {4, 28, 28}, 3 * 784)), "the file cannot hold that much");
-  expect_error(write("short.gz", gzip_bytes(idx_bytes(0x08, {4, 28, 28}, 3 * 784))), "the data ends after");
-  expect_error(write("billions.gz", gzip_bytes(idx_bytes(0x08, {4000000000u, 28, 28}, 100))), "claims");
-  expect_error(write("billions", idx_bytes(0x0E, {2000000000u, 2000000000u}, 100)), "claims");
-  expect_error(write("trailing", idx_bytes(0x08, {2, 28, 28}, 3 * 784)), "trailing garbage");
-  std::vector<uint8_t> gz_trailing = gz;
-  gz_trailing.insert(gz_trailing.end(), {1, 2, 3});
-  expect_error(write("trailing.gz", gz_trailing), "trailing garbage");
-  expect_error(write("empty", {}), "empty file");
-  expect_error((dir_ / "missing").string(), "cannot open");
-}
+TEST_F(IdxFiles, PlainAndGzipFilesOfEveryTypeReadTheSame) {
+  const IdxArray gz = read_idx(write("good.gz", gzip_bytes(kGood)));
+  EXPECT_EQ(gz.dims, (std::vector<int64_t>{3, 28, 28}));
+  EXPECT_EQ(gz.numel(), 3 * 784);
+  EXPECT_EQ(gz.content_size, kGood.size());
+  EXPECT_EQ(gz.content_crc32, crc32(0, kGood.data(), static_cast<uInt>(kGood.size())));
+  const IdxArray plain = read_idx(write("good", kGood));
+  EXPECT_EQ(plain.bytes, gz.bytes);
+  EXPECT_EQ(read_idx(write("gzip-without-suffix", gzip_bytes(kGood))).bytes, gz.bytes);
+  // Two gzip members one after the other (cat a.gz b.gz) are one stream.
+  std::vector<uint8_t> first(kGood.begin(), kGood.begin() + 100), second(kGood.begin() + 100, kGood.end());
+  std::vector<uint8_t> members = gzip_bytes(first), tail = gzip_bytes(second);
+  members.insert(members.end(), tail.begin(), tail.end());
+  EXPECT_EQ(read_idx(write("members.gz", members)).bytes, gz.bytes);
 
-TEST_F(BadFiles, DatasetLevelChecksNameTheFiles) {
-  const auto images = [](uint32_t n, uint32_t side) { return gzip_bytes(idx_bytes(0x08, {n, side, side}, n * side * side)); };
-  const auto labels = [](uint32_t n) { return gzip_bytes(idx_bytes(0x08, {n}, n)); };
-  auto expect_mnist_error = [&](const std::string& problem) {
-    try {
-      MNIST(Split::Test, {.dir = dir_.string()});
-      ADD_FAILURE() << "no error, expected '" << problem << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(problem), std::string::npos) << e.what();
-    }
+  // Big-endian elements of the other five types, converted.
+  const auto typed = [&](uint8_t type, std::vector<uint8_t> elements) {
+    std::vector<uint8_t> raw = idx_bytes(type, {2}, 0);
+    raw.insert(raw.end(), elements.begin(), elements.end());
+    return read_idx(write("typed", raw));
   };
-  write("t10k-images-idx3-ubyte.gz", images(5, 28));
-  write("t10k-labels-idx1-ubyte.gz", labels(4));
-  expect_mnist_error("holds");  // 5 images, 4 labels
-  write("t10k-images-idx3-ubyte.gz", images(4, 27));
-  expect_mnist_error("28 x 28");
-  fs::remove_all(dir_);
-  fs::create_directories(dir_);
-  expect_mnist_error("cmake -DDATASET=mnist");  // missing files: names the fetch command
+  EXPECT_EQ(typed(0x09, {0xff, 0x05}).values(), (std::vector<double>{-1, 5}));
+  EXPECT_EQ(typed(0x0B, {0xff, 0xfe, 0x01, 0x2c}).values(), (std::vector<double>{-2, 300}));
+  EXPECT_EQ(typed(0x0C, {0x80, 0, 0, 0, 0, 1, 0, 0}).values(), (std::vector<double>{-2147483648.0, 65536}));
+  EXPECT_EQ(typed(0x0D, {0x3f, 0xc0, 0, 0, 0xc1, 0x20, 0, 0}).values(), (std::vector<double>{1.5, -10}));
+  EXPECT_EQ(typed(0x0E, {0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18, 0, 0, 0, 0, 0, 0, 0, 0}).values(),
+            (std::vector<double>{3.141592653589793, 0}));
+  const IdxArray shorts = typed(0x0B, {0, 1, 0, 2});
+  EXPECT_EQ(shorts.type, IdxType::Int16);
+  EXPECT_EQ(shorts.numel(), 2);
+  EXPECT_THROW(shorts.u8(), Error);
+  EXPECT_EQ(read_idx(write("zero", idx_bytes(0x08, {0, 28, 28}, 0))).numel(), 0);
 }
 
-TEST_F(BadFiles, AnOfficialNameWithOtherContentFailsVerification) {
+TEST_F(IdxBadFiles, TruncatedGzipStream) {
+  const std::vector<uint8_t> gz = gzip_bytes(kGood);
+  expect_read_error(write("truncated.gz", std::vector<uint8_t>(gz.begin(), gz.begin() + gz.size() / 2)),
+                    "truncated gzip");
+  // Cut inside the 8-byte trailer: all data there, the CRC / size check missing.
+  expect_read_error(write("no-trailer.gz", std::vector<uint8_t>(gz.begin(), gz.end() - 3)), "truncated gzip");
+}
+
+TEST_F(IdxBadFiles, CorruptGzipData) {
+  std::vector<uint8_t> gz = gzip_bytes(kGood);
+  gz[gz.size() - 6] ^= 0xff;  // the CRC32 in the trailer
+  expect_read_error(write("crc.gz", gz), "corrupt gzip data");
+}
+
+TEST_F(IdxBadFiles, NonGzipFileNamedGz) {
+  expect_read_error(write("plain.gz", kGood), "not a gzip file");
+  expect_read_error(write("text.gz", {'h', 'e', 'l', 'l', 'o'}), "not a gzip file");
+}
+
+TEST_F(IdxBadFiles, WrongMagic) {
+  std::vector<uint8_t> magic = kGood;
+  magic[1] = 8;
+  expect_read_error(write("magic", magic), "bad IDX magic");
+  expect_read_error(write("magic.gz", gzip_bytes(magic)), "bad IDX magic");
+}
+
+TEST_F(IdxBadFiles, WrongTypeCode) {
+  std::vector<uint8_t> type = kGood;
+  type[2] = 0x07;
+  expect_read_error(write("type", type), "unknown IDX type code 07");
+  type[2] = 0x0A;
+  expect_read_error(write("type.gz", gzip_bytes(type)), "unknown IDX type code 0a");
+}
+
+TEST_F(IdxBadFiles, HeaderClaimsMoreThanTheFileHolds) {
+  expect_read_error(write("short", idx_bytes(0x08, {4, 28, 28}, 3 * 784)), "the file cannot hold that much");
+  expect_read_error(write("short.gz", gzip_bytes(idx_bytes(0x08, {4, 28, 28}, 3 * 784))), "the data ends after");
+  expect_read_error(write("header-cut", std::vector<uint8_t>(kGood.begin(), kGood.begin() + 10)),
+                    "the data ends inside the IDX header");
+  expect_read_error(write("tiny", {0, 0, 8}), "too short for an IDX file");
+}
+
+TEST_F(IdxBadFiles, HeaderClaimingBillionsAllocatesNothingLarge) {
+  constexpr std::size_t kLimit = std::size_t{4} << 20;  // the file sizes and the reader's 1 MiB chunks
+  expect_small_read_error(write("billions.gz", gzip_bytes(idx_bytes(0x08, {4000000000u, 28, 28}, 100))),
+                          "more than the 1073741824-byte limit", kLimit);
+  expect_small_read_error(write("billions", idx_bytes(0x0E, {2000000000u, 2000000000u}, 100)), "claims", kLimit);
+  expect_small_read_error(write("overflow", idx_bytes(0x08, {65536, 65536, 65536, 65536}, 100)), "claims", kLimit);
+  // Under the limit but far beyond what a small file can hold.
+  expect_small_read_error(write("million.gz", gzip_bytes(idx_bytes(0x08, {1000000, 28, 28}, 100))),
+                          "the file cannot hold that much", kLimit);
+  // The same claim in a file that could hold it, decompressed (DEFLATE expands up to ~1032:1): 200 MB claimed,
+  // 300 kB of incompressible bytes present, which must cost only what is read.
+  std::mt19937 random(1);
+  std::vector<uint8_t> noise = idx_bytes(0x08, {255102, 28, 28}, 0);
+  for (int i = 0; i < 300000; ++i) noise.push_back(static_cast<uint8_t>(random()));
+  expect_small_read_error(write("lying.gz", gzip_bytes(noise)), "the data ends after", kLimit);
+  // And with a gzip trailer forged to confirm the claimed size: the reader may trust the trailer to reserve
+  // memory, but not beyond what this file could plausibly hold.
+  std::vector<uint8_t> forged = gzip_bytes(noise);
+  const uint32_t claimed = 16 + 255102u * 784;
+  for (int k = 0; k < 4; ++k) forged[forged.size() - 4 + k] = static_cast<uint8_t>(claimed >> (8 * k));
+  expect_small_read_error(write("forged.gz", forged), "corrupt gzip data", std::size_t{32} << 20);
+}
+
+TEST_F(IdxBadFiles, TrailingGarbage) {
+  expect_read_error(write("trailing", idx_bytes(0x08, {2, 28, 28}, 3 * 784)), "trailing garbage");
+  std::vector<uint8_t> gz = gzip_bytes(kGood);
+  gz.insert(gz.end(), {1, 2, 3});
+  expect_read_error(write("trailing.gz", gz), "trailing garbage");
+  expect_read_error(write("inside.gz", gzip_bytes(idx_bytes(0x08, {2, 28, 28}, 3 * 784))), "trailing garbage");
+}
+
+TEST_F(IdxBadFiles, EmptyAndMissingFiles) {
+  expect_read_error(write("empty", {}), "empty file");
+  expect_read_error(write("empty.gz", {}), "empty file");
+  expect_read_error((dir_ / "missing").string(), "cannot open");
+}
+
+TEST_F(DatasetsBadFiles, ImageAndLabelCountsDiffer) {
+  write_mnist_test(idx_bytes(0x08, {5, 28, 28}, 5 * 784), idx_bytes(0x08, {4}, 4, 3));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); },
+               {images_path(), "holds 5 images", labels_path(), "holds 4 labels"});
+}
+
+TEST_F(DatasetsBadFiles, ImagesOtherThan28x28) {
+  write_mnist_test(idx_bytes(0x08, {4, 27, 29}, 4 * 27 * 29), idx_bytes(0x08, {4}, 4, 3));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); }, {images_path(), "28 x 28", "4 x 27 x 29"});
+  write_mnist_test(idx_bytes(0x08, {4, 784}, 4 * 784), idx_bytes(0x08, {4}, 4, 3));
+  expect_error([&] { FashionMNIST(Split::Test, {.dir = dir_.string()}); }, {images_path(), "28 x 28", "4 x 784"});
+  write_mnist_test(idx_bytes(0x08, {4, 28, 28}, 4 * 784), idx_bytes(0x08, {2, 2}, 4, 3));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); }, {labels_path(), "ubyte N", "2 x 2"});
+  write_mnist_test(idx_bytes(0x08, {4, 28, 28}, 4 * 784), idx_bytes(0x08, {4}, 4, 10));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); }, {labels_path(), "label 10", "outside 0..9"});
+}
+
+TEST_F(DatasetsBadFiles, MissingFilesNameWhereTheyWereLookedForAndTheFetchCommand) {
+  write("t10k-labels-idx1-ubyte.gz", gzip_bytes(idx_bytes(0x08, {4}, 4, 3)));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); },
+               {"MNIST test: files not found", dir_.string(), "t10k-images-idx3-ubyte.gz (or t10k-images-idx3-ubyte) missing",
+                "t10k-labels-idx1-ubyte.gz (or t10k-labels-idx1-ubyte) found",
+                "cmake -DDATASET=mnist -DDEST=data -P cmake/fetch_data.cmake"});
+  expect_error([&] { FashionMNIST(Split::Train, {.dir = dir_.string()}); },
+               {"Fashion-MNIST train: files not found", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                "cmake -DDATASET=fashion -DDEST=data -P cmake/fetch_data.cmake", "dataset-fashion-mnist"});
+}
+
+TEST_F(DatasetsBadFiles, AReadErrorInADatasetNamesTheFile) {
+  write("t10k-images-idx3-ubyte.gz", kGood);  // not gzip
+  write("t10k-labels-idx1-ubyte.gz", gzip_bytes(idx_bytes(0x08, {3}, 3, 3)));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); }, {images_path(), "not a gzip file"});
+}
+
+TEST_F(DatasetsBadFiles, AnOfficialNameWithOtherContentFailsVerification) {
   REQUIRE_MNIST_TEST();
-  // The real labels with one label changed: a valid IDX file, but not the official one.
+  // The real labels with the last one changed: a valid IDX file of the right size, but not the official one.
   IdxArray real = read_idx(std::string(MT_MNIST_DIR) + "/t10k-labels-idx1-ubyte.gz");
   std::vector<uint8_t> raw = idx_bytes(0x08, {10000}, 0);
   raw.insert(raw.end(), real.bytes.begin(), real.bytes.end());
   raw.back() = static_cast<uint8_t>((raw.back() + 1) % 10);
   write("t10k-labels-idx1-ubyte.gz", gzip_bytes(raw));
-  fs::copy_file(std::string(MT_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz", dir_ / "t10k-images-idx3-ubyte.gz");
-  try {
-    MNIST(Split::Test, {.dir = dir_.string()});
-    ADD_FAILURE() << "a modified official file was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("does not match the official"), std::string::npos) << e.what();
-  }
+  fs::copy_file(std::string(MT_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz", images_path());
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); },
+               {labels_path(), "does not match the official MNIST file t10k-labels-idx1-ubyte", "CRC32 4ab9eff9",
+                "verify = false"});
   EXPECT_EQ(MNIST(Split::Test, {.dir = dir_.string(), .verify = false}).label(9999), 7);
+  // A recompressed official file is still official: the content is what is checked.
+  std::vector<uint8_t> official = idx_bytes(0x08, {10000}, 0);
+  official.insert(official.end(), real.bytes.begin(), real.bytes.end());
+  write("t10k-labels-idx1-ubyte.gz", gzip_bytes(official));
+  EXPECT_EQ(MNIST(Split::Test, {.dir = dir_.string()}).label(9999), 6);
+  // Small foreign files with the official names: the size alone gives them away.
+  write_mnist_test(idx_bytes(0x08, {4, 28, 28}, 4 * 784), idx_bytes(0x08, {4}, 4, 3));
+  expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); },
+               {images_path(), "expected 7840016 bytes with CRC32 91373bdf", "got 3152 bytes"});
+  EXPECT_EQ(MNIST(Split::Test, {.dir = dir_.string(), .verify = false}).size(), 4);
 }
 
 }  // namespace
