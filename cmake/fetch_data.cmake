@@ -5,7 +5,11 @@
 #
 # Files already present with the right MD5 are kept. Each download goes to a temporary name and is renamed only
 # once its MD5 matches. Mirrors are tried in order (those torchvision uses); the script fails, naming the files,
-# when none of them delivers. FILES=t10k limits it to the test split.
+# when none of them delivers (scripts/run-mnist.sh relies on that exit status). FILES=t10k limits it to the test
+# split (the files whose names start with FILES); MIRRORS=url1,url2 replaces the mirrors (tests use file:// URLs).
+#
+# MD5s are compared here rather than with file(DOWNLOAD ... EXPECTED_HASH): a mismatch there is a fatal error
+# that ends the script, so a mirror serving a bad file would stop the search instead of the next mirror being tried.
 cmake_minimum_required(VERSION 3.20)
 
 if(NOT DEFINED DATASET)
@@ -35,6 +39,10 @@ else()
   message(FATAL_ERROR "fetch_data: DATASET must be mnist or fashion, got '${DATASET}'")
 endif()
 
+if(DEFINED MIRRORS)
+  string(REPLACE "," ";" mirrors "${MIRRORS}")
+endif()
+
 file(MAKE_DIRECTORY "${dir}")
 set(missing "")
 list(LENGTH files count)
@@ -57,7 +65,7 @@ foreach(i RANGE 0 ${last} 2)
   endif()
   set(done FALSE)
   foreach(mirror IN LISTS mirrors)
-    # The MD5 is checked here rather than with EXPECTED_HASH, which stops the script at the first failing mirror.
+    # A stalled connection is given up after 15 s; the whole file may take 5 minutes (9.9 MB on a slow link).
     file(DOWNLOAD "${mirror}${name}" "${target}.part" TLS_VERIFY ON TIMEOUT 300 INACTIVITY_TIMEOUT 15 STATUS status)
     list(GET status 0 code)
     list(GET status 1 why)
@@ -81,7 +89,8 @@ endforeach()
 
 if(missing)
   list(JOIN missing ", " names)
-  message(FATAL_ERROR "fetch_data: could not download ${names} into ${dir} from any mirror (${mirrors}); "
+  list(JOIN mirrors ", " tried)
+  message(FATAL_ERROR "fetch_data: could not download ${names} into ${dir} from any mirror (${tried}); "
                       "check the internet connection, or copy the official files there by hand")
 endif()
 message(STATUS "fetch_data: ${DATASET} is complete in ${dir}")
