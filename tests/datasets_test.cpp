@@ -273,6 +273,29 @@ TEST(LoaderReal, ShufflingIsAFunctionOfSeedAndEpoch) {
   EXPECT_EQ(unshuffled.batch(0).labels[0], 7);
 }
 
+TEST(LoaderSynthetic, EmptyAndTinyDatasets) {
+  const std::vector<std::string> names = {"a", "b"};
+  const ImageDataset two("two", {0, 255, 51, 102}, {1, 0}, 1, 2, names);
+  DataLoader loader(two, {.batch_size = 4, .seed = 3});
+  ASSERT_EQ(loader.num_batches(), 1);
+  const Batch batch = loader.batch(0);
+  EXPECT_EQ(batch.images.shape(), Shape({2, 2}));
+  const std::vector<double> values = batch.images.to_vector();
+  const bool first_is_one = batch.labels[0] == 1;
+  EXPECT_FLOAT_EQ(static_cast<float>(values[first_is_one ? 1 : 3]), 1.0f);
+  EXPECT_FLOAT_EQ(static_cast<float>(values[first_is_one ? 2 : 0]), 0.2f);
+
+  DataLoader empty(two.subset(1, 0), {.batch_size = 4});
+  empty.set_epoch(5);
+  EXPECT_EQ(empty.num_batches(), 0);
+  EXPECT_TRUE(empty.begin() == empty.end());
+  EXPECT_THROW(empty.batch(0), Error);
+
+  EXPECT_THROW(ImageDataset("bad", {0, 1, 2}, {0, 1}, 1, 2, names), Error);  // 3 bytes for 2 images of 2
+  EXPECT_THROW(ImageDataset("bad", {0, 1}, {2}, 1, 2, names), Error);        // label 2 of 2 classes
+  EXPECT_THROW(ImageDataset("bad", {}, {}, 0, 2, names), Error);
+}
+
 // --- Generated files -------------------------------------------------------------------------------------------
 
 std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims, size_t payload, uint8_t fill = 1) {
