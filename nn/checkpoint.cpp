@@ -254,7 +254,8 @@ void load(Module& module, const std::filesystem::path& path) {
   };
   std::vector<const Tensor*> sources;
   for (const auto& [name, var] : params) {
-    const auto it = std::find_if(stored.begin(), stored.end(), [&](const auto& s) { return s.first == name; });
+    // Explicit capture: clang before version 16 cannot capture a structured binding implicitly.
+    const auto it = std::find_if(stored.begin(), stored.end(), [&name = name](const auto& s) { return s.first == name; });
     if (it == stored.end())
       throw Error(where + ": the model's parameter '" + name + "' is not in the file (the file has: " + list(stored) +
                   ")");
@@ -267,8 +268,9 @@ void load(Module& module, const std::filesystem::path& path) {
     sources.push_back(&it->second);
   }
   for (const auto& [name, tensor] : stored) {
-    const auto used = std::count_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
-    const auto copies = std::count_if(stored.begin(), stored.end(), [&](const auto& s) { return s.first == name; });
+    // Explicit captures: clang before version 16 cannot capture a structured binding implicitly.
+    const auto used = std::count_if(params.begin(), params.end(), [&name = name](const auto& p) { return p.first == name; });
+    const auto copies = std::count_if(stored.begin(), stored.end(), [&name = name](const auto& s) { return s.first == name; });
     if (used == 0)
       throw Error(where + ": the file's tensor '" + name + "' is not a parameter of the model (the model has: " +
                   list(params) + ")");
