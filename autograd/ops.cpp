@@ -115,22 +115,33 @@ Var linear(const Var& x, const Var& weight) {
                 });
 }
 
+namespace {
+
+// x's shape with the reduced dims (all of them when `dims` is empty) kept as size 1: the shape from which the
+// gradient of a sum or mean is broadcast back over x.
+Shape kept_shape(const Var& x, std::span<const int> dims, const char* op) {
+  Shape shape = x.shape();
+  if (dims.empty()) std::fill(shape.begin(), shape.end(), 1);
+  for (int d : dims) shape[normalize_dim(d, x.dim(), op)] = 1;
+  return shape;
+}
+
+}  // namespace
+
 Var sum(const Var& x, std::span<const int> dims, bool keepdim) {
   // The gradient of a sum is g copied to every summed element: reshape g to keepdim form and broadcast.
-  const Tensor kept = sum(x.value(), dims, true);
-  return record("sum", keepdim ? kept : sum(x.value(), dims, false), {x},
-                [xs = x.shape(), ks = kept.shape()](const Tensor& g) {
+  return record("sum", sum(x.value(), dims, keepdim), {x},
+                [xs = x.shape(), ks = kept_shape(x, dims, "sum")](const Tensor& g) {
                   return std::vector<Tensor>{g.reshape(ks).expand(xs)};
                 });
 }
 
 Var mean(const Var& x, std::span<const int> dims, bool keepdim) {
-  const Tensor kept = mean(x.value(), dims, true);
-  const double count = static_cast<double>(x.numel()) / static_cast<double>(std::max<int64_t>(kept.numel(), 1));
-  return record("mean", keepdim ? kept : kept.reshape(mean(x.value(), dims, false).shape()), {x},
-                [xs = x.shape(), ks = kept.shape(), count](const Tensor& g) {
-                  return std::vector<Tensor>{(g / count).reshape(ks).expand(xs)};
-                });
+  const Shape ks = kept_shape(x, dims, "mean");
+  const double count = static_cast<double>(x.numel()) / static_cast<double>(std::max<int64_t>(ks.numel(), 1));
+  return record("mean", mean(x.value(), dims, keepdim), {x}, [xs = x.shape(), ks, count](const Tensor& g) {
+    return std::vector<Tensor>{(g / count).reshape(ks).expand(xs)};
+  });
 }
 
 Var max(const Var& x, int dim, bool keepdim) {
