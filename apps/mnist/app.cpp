@@ -37,6 +37,16 @@ void on_interrupt(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
+// The training set's pixel statistics, which every input to the model is normalised with.
+struct Normalisation {
+  float mean, std;
+};
+
+Normalisation normalisation(const Options& o) {
+  if (o.dataset == "fashion") return {mt::datasets::kFashionMnistMean, mt::datasets::kFashionMnistStd};
+  return {mt::datasets::kMnistMean, mt::datasets::kMnistStd};
+}
+
 struct Data {
   std::optional<ImageDataset> train, validation;
   ImageDataset test;
@@ -58,10 +68,8 @@ ImageDataset load_split(const Options& o, mt::datasets::Split split) {
 
 // The test split always; the training and validation splits when training.
 Data load_data(const Options& o, bool for_training) {
-  const bool fashion = o.dataset == "fashion";
-  Data data{std::nullopt, std::nullopt, load_split(o, mt::datasets::Split::Test),
-            fashion ? mt::datasets::kFashionMnistMean : mt::datasets::kMnistMean,
-            fashion ? mt::datasets::kFashionMnistStd : mt::datasets::kMnistStd};
+  const Normalisation norm = normalisation(o);
+  Data data{std::nullopt, std::nullopt, load_split(o, mt::datasets::Split::Test), norm.mean, norm.std};
   std::optional<ImageDataset> pool;
   if (o.train_on_test > 0) {
     const int64_t n = o.train_on_test;
@@ -349,15 +357,13 @@ int run_eval(const Options& o) {
 }
 
 int run_predict(const Options& o) {
-  const bool fashion = o.dataset == "fashion";
-  const float mean = fashion ? mt::datasets::kFashionMnistMean : mt::datasets::kMnistMean;
-  const float std = fashion ? mt::datasets::kFashionMnistStd : mt::datasets::kMnistStd;
+  const Normalisation norm = normalisation(o);
   mt::Generator unused(0);
   auto model = make_model(o, unused);
   mt::nn::load(*model, o.model);
   model->eval();
   std::vector<float> pixels = load_digit_png(o.image);
-  for (float& p : pixels) p = (p - mean) / std;
+  for (float& p : pixels) p = (p - norm.mean) / norm.std;
   mt::NoGradGuard no_grad;
   const mt::Tensor probabilities =
       mt::softmax((*model)(mt::Var(mt::Tensor::from_vector(pixels, {1, 28 * 28}))).value(), 1);
