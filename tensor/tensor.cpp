@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <numeric>
 
 #include "tensor/random.h"
@@ -15,14 +14,9 @@ std::size_t dtype_size(DType dtype) { return dtype == DType::Float32 ? sizeof(fl
 
 const char* dtype_name(DType dtype) { return dtype == DType::Float32 ? "float32" : "float64"; }
 
-Storage::Storage(std::size_t bytes) : bytes_(bytes) {
-  // aligned_alloc wants a multiple of the alignment; a zero-size tensor still gets a valid pointer.
-  const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-  if (!data_) throw std::bad_alloc();
-}
+Storage::Storage(std::size_t bytes) : data_(allocate(bytes)), bytes_(bytes) {}
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { deallocate(data_, bytes_); }
 
 namespace {
 
@@ -71,7 +65,7 @@ Tensor Tensor::with_layout(Shape shape, Shape strides, int64_t offset) const {
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t d : shape)
     if (d < 0) throw Error("empty: negative size in shape " + shape.str());
-  auto storage = std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  auto storage = make_pooled<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 #include "tensor/shape.h"
 
@@ -29,10 +30,9 @@ decltype(auto) dispatch_dtype(DType dtype, Fn&& fn) {
   return fn(double{});
 }
 
-// Bytes shared by all the tensors that view them. Aligned to 64 bytes (a cache line, an AVX-512 vector).
+// Bytes shared by all the tensors that view them, from tensor/allocator.h: aligned to kAllocationAlignment.
 class Storage {
  public:
-  static constexpr std::size_t kAlignment = 64;
   explicit Storage(std::size_t bytes);
   ~Storage();
   Storage(const Storage&) = delete;
