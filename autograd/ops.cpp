@@ -3,81 +3,82 @@
 #include "autograd/ops.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 namespace mt {
 
 Var add(const Var& a, const Var& b) {
   return record("add", add(a.value(), b.value()), {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+    return Grads{sum_to(g, sa), sum_to(g, sb)};
   });
 }
 
 Var sub(const Var& a, const Var& b) {
   return record("sub", sub(a.value(), b.value()), {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+    return Grads{sum_to(g, sa), sum_to(neg(g), sb)};
   });
 }
 
 Var mul(const Var& a, const Var& b) {
   return record("mul", mul(a.value(), b.value()), {a, b}, [av = a.value(), bv = b.value()](const Tensor& g) {
-    return std::vector<Tensor>{sum_to(g * bv, av.shape()), sum_to(g * av, bv.shape())};
+    return Grads{sum_to(g * bv, av.shape()), sum_to(g * av, bv.shape())};
   });
 }
 
 Var div(const Var& a, const Var& b) {
   return record("div", div(a.value(), b.value()), {a, b}, [av = a.value(), bv = b.value()](const Tensor& g) {
     const Tensor ga = g / bv;
-    return std::vector<Tensor>{sum_to(ga, av.shape()), sum_to(-(ga * av / bv), bv.shape())};
+    return Grads{sum_to(ga, av.shape()), sum_to(-(ga * av / bv), bv.shape())};
   });
 }
 
 Var add(const Var& x, double s) {
-  return record("add_scalar", add(x.value(), s), {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return record("add_scalar", add(x.value(), s), {x}, [](const Tensor& g) { return Grads{g}; });
 }
 
 Var mul(const Var& x, double s) {
-  return record("mul_scalar", mul(x.value(), s), {x}, [s](const Tensor& g) { return std::vector<Tensor>{g * s}; });
+  return record("mul_scalar", mul(x.value(), s), {x}, [s](const Tensor& g) { return Grads{g * s}; });
 }
 
 Var neg(const Var& x) {
-  return record("neg", neg(x.value()), {x}, [](const Tensor& g) { return std::vector<Tensor>{-g}; });
+  return record("neg", neg(x.value()), {x}, [](const Tensor& g) { return Grads{-g}; });
 }
 
 Var exp(const Var& x) {
   Tensor y = exp(x.value());
-  return record("exp", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{g * y}; });
+  return record("exp", y, {x}, [y](const Tensor& g) { return Grads{g * y}; });
 }
 
 Var log(const Var& x) {
-  return record("log", log(x.value()), {x}, [xv = x.value()](const Tensor& g) { return std::vector<Tensor>{g / xv}; });
+  return record("log", log(x.value()), {x}, [xv = x.value()](const Tensor& g) { return Grads{g / xv}; });
 }
 
 Var sqrt(const Var& x) {
   Tensor y = sqrt(x.value());
-  return record("sqrt", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{g / y * 0.5}; });
+  return record("sqrt", y, {x}, [y](const Tensor& g) { return Grads{g / y * 0.5}; });
 }
 
 Var pow(const Var& x, double p) {
   return record("pow", pow(x.value(), p), {x}, [xv = x.value(), p](const Tensor& g) {
-    return std::vector<Tensor>{g * pow(xv, p - 1) * p};
+    return Grads{g * pow(xv, p - 1) * p};
   });
 }
 
 Var relu(const Var& x) {
   return record("relu", relu(x.value()), {x}, [xv = x.value()](const Tensor& g) {
-    return std::vector<Tensor>{relu_backward(g, xv)};
+    return Grads{relu_backward(g, xv)};
   });
 }
 
 Var sigmoid(const Var& x) {
   Tensor y = sigmoid(x.value());
-  return record("sigmoid", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{sigmoid_backward(g, y)}; });
+  return record("sigmoid", y, {x}, [y](const Tensor& g) { return Grads{sigmoid_backward(g, y)}; });
 }
 
 Var tanh(const Var& x) {
   Tensor y = tanh(x.value());
-  return record("tanh", y, {x}, [y](const Tensor& g) { return std::vector<Tensor>{tanh_backward(g, y)}; });
+  return record("tanh", y, {x}, [y](const Tensor& g) { return Grads{tanh_backward(g, y)}; });
 }
 
 Var matmul(const Var& a, const Var& b) {
@@ -85,16 +86,16 @@ Var matmul(const Var& a, const Var& b) {
     // dA = g B^T and dB = A^T g, per batch; an operand shared by every batch sums its batch gradients.
     const Tensor ga = matmul(g, bv.transpose(-1, -2));
     const Tensor gb = matmul(av.transpose(-1, -2), g);
-    return std::vector<Tensor>{sum_to(ga, av.shape()), sum_to(gb, bv.shape())};
+    return Grads{sum_to(ga, av.shape()), sum_to(gb, bv.shape())};
   });
 }
 
 namespace {
 
 // The gradients of y = x W^T + b: dx = g W (only when x wants it), dW = g^T x, db = the column sums of g.
-std::vector<Tensor> linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, bool need_dx, bool has_bias) {
+Grads linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, bool need_dx, bool has_bias) {
   const int rows[] = {0};
-  std::vector<Tensor> grads{need_dx ? matmul(g, w) : Tensor(), matmul(g.t(), x)};
+  Grads grads{need_dx ? matmul(g, w) : Tensor(), matmul(g.t(), x)};
   if (has_bias) grads.push_back(sum(g, rows));
   return grads;
 }
@@ -132,7 +133,7 @@ Var sum(const Var& x, std::span<const int> dims, bool keepdim) {
   // The gradient of a sum is g copied to every summed element: reshape g to keepdim form and broadcast.
   return record("sum", sum(x.value(), dims, keepdim), {x},
                 [xs = x.shape(), ks = kept_shape(x, dims, "sum")](const Tensor& g) {
-                  return std::vector<Tensor>{g.reshape(ks).expand(xs)};
+                  return Grads{g.reshape(ks).expand(xs)};
                 });
 }
 
@@ -140,7 +141,7 @@ Var mean(const Var& x, std::span<const int> dims, bool keepdim) {
   const Shape ks = kept_shape(x, dims, "mean");
   const double count = static_cast<double>(x.numel()) / static_cast<double>(std::max<int64_t>(ks.numel(), 1));
   return record("mean", mean(x.value(), dims, keepdim), {x}, [xs = x.shape(), ks, count](const Tensor& g) {
-    return std::vector<Tensor>{(g / count).reshape(ks).expand(xs)};
+    return Grads{(g / count).reshape(ks).expand(xs)};
   });
 }
 
@@ -156,25 +157,27 @@ Var max(const Var& x, int dim, bool keepdim) {
       const int64_t flat = static_cast<int64_t>(r) * cols + where[r];
       grad.reshape({-1}).narrow(0, flat, 1).fill_(gv[r]);
     }
-    return std::vector<Tensor>{grad.transpose(d, -1)};
+    return Grads{grad.transpose(d, -1)};
   });
 }
 
 Var reshape(const Var& x, const Shape& shape) {
   return record("reshape", x.value().reshape(shape), {x},
-                [xs = x.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(xs)}; });
+                [xs = x.shape()](const Tensor& g) { return Grads{g.reshape(xs)}; });
 }
 
 Var transpose(const Var& x, int dim0, int dim1) {
   return record("transpose", x.value().transpose(dim0, dim1), {x},
-                [dim0, dim1](const Tensor& g) { return std::vector<Tensor>{g.transpose(dim0, dim1)}; });
+                [dim0, dim1](const Tensor& g) { return Grads{g.transpose(dim0, dim1)}; });
 }
 
 Var permute(const Var& x, std::span<const int> dims) {
-  std::vector<int> inverse(dims.size());
+  Tensor y = x.value().permute(dims);  // checks `dims` before they index `inverse`
+  std::array<int, Shape::kMaxDims> inverse{};
   for (size_t i = 0; i < dims.size(); ++i) inverse[normalize_dim(dims[i], x.dim(), "permute")] = static_cast<int>(i);
-  return record("permute", x.value().permute(dims), {x},
-                [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; });
+  return record("permute", y, {x}, [inverse, n = dims.size()](const Tensor& g) {
+    return Grads{g.permute(std::span<const int>(inverse.data(), n))};
+  });
 }
 
 Var narrow(const Var& x, int dim, int64_t start, int64_t length) {
@@ -182,25 +185,25 @@ Var narrow(const Var& x, int dim, int64_t start, int64_t length) {
                 [xv = x.value(), dim, start, length](const Tensor& g) {
                   Tensor grad = Tensor::zeros(xv.shape(), xv.dtype());
                   grad.narrow(dim, start, length).copy_(g);
-                  return std::vector<Tensor>{grad};
+                  return Grads{grad};
                 });
 }
 
 Var softmax(const Var& x, int dim) {
   Tensor y = softmax(x.value(), dim);
-  return record("softmax", y, {x}, [y, dim](const Tensor& g) { return std::vector<Tensor>{softmax_backward(g, y, dim)}; });
+  return record("softmax", y, {x}, [y, dim](const Tensor& g) { return Grads{softmax_backward(g, y, dim)}; });
 }
 
 Var log_softmax(const Var& x, int dim) {
   Tensor y = log_softmax(x.value(), dim);
   return record("log_softmax", y, {x},
-                [y, dim](const Tensor& g) { return std::vector<Tensor>{log_softmax_backward(g, y, dim)}; });
+                [y, dim](const Tensor& g) { return Grads{log_softmax_backward(g, y, dim)}; });
 }
 
 Var cross_entropy(const Var& logits, std::span<const int64_t> labels) {
   return record("cross_entropy", cross_entropy(logits.value(), labels), {logits},
-                [xv = logits.value(), kept = std::vector<int64_t>(labels.begin(), labels.end())](const Tensor& g) {
-                  return std::vector<Tensor>{cross_entropy_backward(xv, kept, g.item())};
+                [xv = logits.value(), kept = PoolVector<int64_t>(labels.begin(), labels.end())](const Tensor& g) {
+                  return Grads{cross_entropy_backward(xv, kept, g.item())};
                 });
 }
 

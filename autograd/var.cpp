@@ -1,5 +1,6 @@
 #include "autograd/var.h"
 
+#include <algorithm>
 #include <string>
 #include <unordered_set>
 
@@ -12,13 +13,13 @@ struct Node {
   bool requires_grad = false;
   const char* op = "leaf";
   // The record: empty for leaves, and again after backward() has released it.
-  std::vector<std::shared_ptr<Node>> inputs;
+  PoolVector<std::shared_ptr<Node>> inputs;
   BackwardFn backward;
   bool released = false;
 
   // Frees a long chain of records with a loop: the default recursive destruction could overflow the stack.
   ~Node() {
-    std::vector<std::shared_ptr<Node>> pending = std::move(inputs);
+    PoolVector<std::shared_ptr<Node>> pending = std::move(inputs);
     while (!pending.empty()) {
       std::shared_ptr<Node> node = std::move(pending.back());
       pending.pop_back();
@@ -39,11 +40,11 @@ using detail::Node;
 
 // Nodes reachable from `root` through records, each after all the nodes that consume it. Owning pointers:
 // releasing a record during backward() would otherwise free nodes still waiting in the list.
-std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
-  std::vector<std::shared_ptr<Node>> order;
-  std::unordered_set<Node*> seen{root.get()};
+PoolVector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
+  PoolVector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*, std::hash<Node*>, std::equal_to<Node*>, PoolAllocator<Node*>> seen{root.get()};
   // Iterative depth-first search: a long chain of ops must not overflow the call stack.
-  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
+  PoolVector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
@@ -54,7 +55,8 @@ std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_p
       stack.pop_back();
     }
   }
-  return {order.rbegin(), order.rend()};
+  std::reverse(order.begin(), order.end());
+  return order;
 }
 
 void accumulate(Node& node, const Tensor& grad) {
@@ -64,7 +66,7 @@ void accumulate(Node& node, const Tensor& grad) {
 
 // Runs a record's backward function and hands each input its share of the gradient.
 void propagate(Node& node) {
-  const std::vector<Tensor> grads = node.backward(node.grad);
+  const Grads grads = node.backward(node.grad);
   if (grads.size() != node.inputs.size())
     throw Error(std::string("backward of '") + node.op + "' returned " + std::to_string(grads.size()) +
                 " gradients for " + std::to_string(node.inputs.size()) + " inputs");
@@ -80,7 +82,7 @@ void propagate(Node& node) {
 
 }  // namespace
 
-Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
+Var::Var(Tensor value, bool requires_grad) : node_(make_pooled<Node>()) {
   if (!value.defined()) throw Error("Var: the value tensor is undefined");
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
@@ -128,14 +130,14 @@ void Var::backward(const Tensor& grad_output) const {
     if (node->grad.defined()) propagate(*node);
     // Release the record and the intermediate gradient: the tape is used once.
     node->inputs.clear();
-    node->backward = nullptr;
+    node->backward = BackwardFn();
     node->grad = Tensor();
     node->released = true;
     node.reset();
   }
 }
 Var record(const char* name, Tensor value, std::initializer_list<Var> inputs, BackwardFn backward) {
-  auto node = std::make_shared<Node>();
+  auto node = make_pooled<Node>();
   node->value = std::move(value);
   node->op = name;
   bool needs_grad = false;

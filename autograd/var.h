@@ -6,12 +6,12 @@
 // result. backward() walks these records from the result back to the leaves in reverse topological
 // order, accumulating into each leaf's grad(), then releases them. A new op needs nothing more than a
 // forward computed with tensor kernels and a backward passed to record(): see "Adding an op" in README.md.
-#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
-#include <vector>
+#include <type_traits>
 
+#include "tensor/allocator.h"
 #include "tensor/kernels.h"
 #include "tensor/tensor.h"
 
@@ -20,6 +20,38 @@ namespace mt {
 namespace detail {
 struct Node;
 }
+
+// The gradients a backward function returns: one per input of the op, in the order the inputs were given,
+// each shaped like its input; an undefined Tensor means "no gradient" for an input that does not need one.
+// The list lives in the tape's memory (tensor/allocator.h), like everything else a training step records.
+using Grads = PoolVector<Tensor>;
+
+// Maps the gradient of an op's result to the gradients of its inputs. It holds any callable, as std::function
+// would, but keeps the callable's captures in the tape's memory instead of on the heap, so recording an op
+// allocates nothing once training has reached a steady state.
+class BackwardFn {
+ public:
+  BackwardFn() = default;
+  template <class F>
+    requires std::is_invocable_r_v<Grads, F&, const Tensor&>
+  BackwardFn(F fn) : impl_(make_pooled<Impl<F>>(std::move(fn))) {}  // NOLINT: converts from a lambda on purpose
+
+  Grads operator()(const Tensor& grad_output) const { return (*impl_)(grad_output); }
+  explicit operator bool() const { return impl_ != nullptr; }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual Grads operator()(const Tensor& grad_output) = 0;
+  };
+  template <class F>
+  struct Impl final : Base {
+    explicit Impl(F f) : fn(std::move(f)) {}
+    Grads operator()(const Tensor& grad_output) override { return fn(grad_output); }
+    F fn;
+  };
+  std::shared_ptr<Base> impl_;
+};
 
 class Var {
  public:
@@ -49,15 +81,11 @@ class Var {
   Var detach() const;      // the same value, cut off from the graph
 
  private:
-  friend Var record(const char*, Tensor, std::initializer_list<Var>, std::function<std::vector<Tensor>(const Tensor&)>);
+  friend Var record(const char*, Tensor, std::initializer_list<Var>, BackwardFn);
   explicit Var(std::shared_ptr<detail::Node> node) : node_(std::move(node)) {}
   const detail::Node& node(const char* what) const;
   std::shared_ptr<detail::Node> node_;
 };
-
-// Maps the gradient of an op's result to one gradient per input, in the order the inputs were given, each
-// shaped like its input. An undefined Tensor means "no gradient" for an input that does not need one.
-using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
 // The tape's single entry point: returns `value` as the result of op `name` on `inputs`, recording
 // `backward` when recording is on and some input requires a gradient.

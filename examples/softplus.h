@@ -14,7 +14,7 @@ inline mt::Var softplus(const mt::Var& x) {
   const mt::Tensor& v = x.value();
   const mt::Tensor abs = mt::relu(v) + mt::relu(-v);
   const mt::Tensor y = mt::relu(v) + mt::log(mt::exp(-abs) + 1.0);
-  return mt::record("softplus", y, {x}, [v](const mt::Tensor& g) { return std::vector<mt::Tensor>{g * mt::sigmoid(v)}; });
+  return mt::record("softplus", y, {x}, [v](const mt::Tensor& g) { return mt::Grads{g * mt::sigmoid(v)}; });
 }
 
 }  // namespace example

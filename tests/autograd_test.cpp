@@ -119,7 +119,7 @@ TEST(Gradcheck, ReportsTheOpInputAndWorstElementOfAWrongGradient) {
   // x^2 with a backward that forgets the factor 2.
   auto wrong_square = [](const std::vector<Var>& v) {
     return record("wrong_square", v[0].value() * v[0].value(), {v[0]},
-                  [x = v[0].value()](const Tensor& g) { return std::vector<Tensor>{g * x}; });
+                  [x = v[0].value()](const Tensor& g) { return Grads{g * x}; });
   };
   const GradcheckResult result = gradcheck(wrong_square, {Tensor::from_vector(std::vector<double>{1, -3}, {2})});
   EXPECT_FALSE(result.ok);
@@ -192,7 +192,7 @@ TEST(Tape, ClearErrors) {
   EXPECT_THROW(Var(Tensor::ones({2})).backward(), Error) << "result that does not require grad";
   EXPECT_THROW((x * 2.0).backward(Tensor::ones({3, 2})), Error) << "gradient of the wrong shape";
   auto bad_shape = record("bad_shape", x.value() * 2.0, {x}, [](const Tensor&) {
-    return std::vector<Tensor>{Tensor::ones({3})};
+    return Grads{Tensor::ones({3})};
   });
   try {
     sum(bad_shape).backward();
