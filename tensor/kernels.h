@@ -46,6 +46,7 @@ Tensor sum(const Tensor& x, std::span<const int> dims = {}, bool keepdim = false
 Tensor mean(const Tensor& x, std::span<const int> dims = {}, bool keepdim = false);
 Tensor max(const Tensor& x, int dim, bool keepdim = false);
 std::vector<int64_t> argmax(const Tensor& x, int dim);  // indices in row-major order of the other dims
+void argmax(const Tensor& x, int dim, std::vector<int64_t>& indices);  // the same, reusing indices' memory
 // Sums x over the dims along which `shape` was broadcast to x's shape: the gradient of broadcasting.
 Tensor sum_to(const Tensor& x, const Shape& shape);
 

@@ -107,10 +107,16 @@ Tensor max(const Tensor& x, int dim, bool keepdim) {
 }
 
 std::vector<int64_t> argmax(const Tensor& x, int dim) {
+  std::vector<int64_t> indices;
+  argmax(x, dim, indices);
+  return indices;
+}
+
+void argmax(const Tensor& x, int dim, std::vector<int64_t>& indices) {
   const int d[] = {dim};
   if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("argmax: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
   const ReductionRows r = reduction_rows(x, d, false, "argmax");
-  std::vector<int64_t> indices(r.rows);
+  indices.resize(static_cast<size_t>(r.rows));
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
@@ -122,7 +128,6 @@ std::vector<int64_t> argmax(const Tensor& x, int dim) {
       indices[i] = best;
     }
   });
-  return indices;
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

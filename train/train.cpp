@@ -64,7 +64,7 @@ std::vector<EpochStats> Classifier::fit(const Tensor& x, std::span<const int64_t
   const int64_t n = rows.size(0);
   optim::Adam optimizer(model_->parameters(), {.lr = options.learning_rate});
   Generator gen(options.shuffle_seed);
-  std::vector<int64_t> order(static_cast<size_t>(n)), batch_labels;
+  std::vector<int64_t> order(static_cast<size_t>(n)), batch_labels, predicted;
   std::iota(order.begin(), order.end(), 0);
 
   std::vector<EpochStats> history;
@@ -83,7 +83,8 @@ std::vector<EpochStats> Classifier::fit(const Tensor& x, std::span<const int64_t
       loss.backward();
       optimizer.step();
       loss_sum += loss.item() * static_cast<double>(batch.size());
-      correct += count_correct(argmax(logits.value(), 1), batch_labels);
+      argmax(logits.value(), 1, predicted);
+      correct += count_correct(predicted, batch_labels);
     }
     EpochStats stats{epoch, loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n),
                      std::nullopt};

@@ -121,11 +121,11 @@ mt::datasets::LoaderOptions loader_options(const Data& data, int64_t batch_size,
   return l;
 }
 
-int64_t count_correct(const mt::Tensor& logits, const std::vector<int64_t>& labels, std::vector<int64_t>* predictions) {
-  const std::vector<int64_t> predicted = mt::argmax(logits, 1);
+// `predicted` is the caller's, so that a training step reuses its memory.
+int64_t count_correct(const mt::Tensor& logits, const std::vector<int64_t>& labels, std::vector<int64_t>& predicted) {
+  mt::argmax(logits, 1, predicted);
   int64_t correct = 0;
   for (size_t i = 0; i < labels.size(); ++i) correct += predicted[i] == labels[i];
-  if (predictions) predictions->insert(predictions->end(), predicted.begin(), predicted.end());
   return correct;
 }
 
@@ -142,10 +142,12 @@ Evaluation evaluate(mt::nn::Module& model, const Data& data, const ImageDataset&
   Evaluation e;
   int64_t correct = 0;
   double loss_sum = 0;
+  std::vector<int64_t> predicted;
   for (const auto& batch : loader) {
     const mt::Tensor logits = model(mt::Var(batch.images)).value();
     loss_sum += mt::cross_entropy(logits, batch.labels).item() * static_cast<double>(batch.labels.size());
-    correct += count_correct(logits, batch.labels, &e.predictions);
+    correct += count_correct(logits, batch.labels, predicted);
+    e.predictions.insert(e.predictions.end(), predicted.begin(), predicted.end());
   }
   model.train();
   const double n = static_cast<double>(std::max<int64_t>(dataset.size(), 1));
@@ -258,6 +260,7 @@ int run_train(const Options& o) {
   std::vector<EpochMetrics> epochs;
   std::vector<double> step_losses;
   step_losses.reserve(static_cast<size_t>(total_steps));
+  std::vector<int64_t> predicted;
   std::signal(SIGINT, on_interrupt);
 
   int64_t step = 0;
@@ -295,7 +298,7 @@ int run_train(const Options& o) {
       ++step;
       step_losses.push_back(loss_value);
       loss_sum += loss_value * static_cast<double>(batch.labels.size());
-      correct += count_correct(logits.value(), batch.labels, nullptr);
+      correct += count_correct(logits.value(), batch.labels, predicted);
       seen += static_cast<int64_t>(batch.labels.size());
       progress.update(batch_index, loss_value);
       if (interrupted) break;
