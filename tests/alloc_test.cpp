@@ -1,0 +1,211 @@
+// Heap allocations of a training step, counted by replacing the global operator new of this test program:
+// every C++ allocation of the library, the standard library's containers and std::shared_ptr included,
+// passes through it. tensor/allocator.h routes the tensor cache's own misses through it too.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "datasets/datasets.h"
+#include "nn/nn.h"
+#include "optim/optim.h"
+#include "tensor/random.h"
+
+namespace {
+
+std::atomic<int64_t> heap_allocations{0};
+
+void* counted_allocation(std::size_t bytes, std::size_t alignment) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (bytes == 0) bytes = 1;
+  void* p = alignment <= alignof(std::max_align_t) ? std::malloc(bytes)
+                                                    : std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+}  // namespace
+
+void* operator new(std::size_t bytes) { return counted_allocation(bytes, 0); }
+void* operator new[](std::size_t bytes) { return counted_allocation(bytes, 0); }
+void* operator new(std::size_t bytes, std::align_val_t a) { return counted_allocation(bytes, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t bytes, std::align_val_t a) { return counted_allocation(bytes, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace mt {
+namespace {
+
+// Heap allocations made while fn() runs.
+template <class Fn>
+int64_t allocations_during(Fn&& fn) {
+  const int64_t before = heap_allocations.load();
+  fn();
+  return heap_allocations.load() - before;
+}
+
+// The reference model 784-256-128-64-32-10 with ReLU, as apps/mnist builds it.
+std::shared_ptr<nn::Sequential> reference_model(Generator& gen) {
+  auto model = std::make_shared<nn::Sequential>();
+  int64_t in = 784;
+  for (int64_t width : {256, 128, 64, 32}) {
+    model->add(std::make_shared<nn::Linear>(in, width, gen)).add(std::make_shared<nn::ReLU>());
+    in = width;
+  }
+  model->add(std::make_shared<nn::Linear>(in, 10, gen));
+  return model;
+}
+
+struct Batches {
+  std::vector<Tensor> images;
+  std::vector<std::vector<int64_t>> labels;
+};
+
+Batches random_batches(int count, Generator& gen) {
+  Batches b;
+  for (int i = 0; i < count; ++i) {
+    b.images.push_back(Tensor::uniform({32, 784}, -1, 1, gen));
+    std::vector<int64_t> y(32);
+    for (int64_t& v : y) v = static_cast<int64_t>(gen.below(10));
+    b.labels.push_back(std::move(y));
+  }
+  return b;
+}
+
+// One step of the app's loop: forward, loss, backward, update, and the accuracy count.
+void train_step(nn::Module& model, optim::Optimizer& optimizer, const Tensor& images, const std::vector<int64_t>& labels,
+                std::vector<int64_t>& predicted, double& loss_sum) {
+  const Var logits = model(Var(images));
+  const Var loss = nn::cross_entropy(logits, labels);
+  optimizer.zero_grad();
+  loss.backward();
+  optimizer.step();
+  loss_sum += loss.item();
+  argmax(logits.value(), 1, predicted);
+}
+
+// Steps enough for every thread to have run every kind of work at least once (per-thread scratch memory).
+constexpr int kWarmUpSteps = 5;
+constexpr int kCountedSteps = 50;
+
+void expect_steady_state_allocates_nothing(optim::Optimizer& optimizer, nn::Module& model, const Batches& data) {
+  std::vector<int64_t> predicted;
+  double loss_sum = 0;
+  const size_t n = data.images.size();
+  for (int s = 0; s < kWarmUpSteps; ++s) train_step(model, optimizer, data.images[s % n], data.labels[s % n], predicted, loss_sum);
+  const int64_t allocations = allocations_during([&] {
+    for (int s = 0; s < kCountedSteps; ++s)
+      train_step(model, optimizer, data.images[s % n], data.labels[s % n], predicted, loss_sum);
+  });
+  EXPECT_EQ(allocations, 0) << "heap allocations in " << kCountedSteps << " steady-state training steps";
+  EXPECT_TRUE(std::isfinite(loss_sum));
+  // The counter is live: the same step with a fresh model allocates (parameters, optimizer state, the cache).
+  Generator gen(7);
+  EXPECT_GT(allocations_during([&] { (void)reference_model(gen); }), 0);
+}
+
+TEST(Allocation, AdamTrainingStepOfTheReferenceModelAllocatesNothing) {
+  Generator gen(0);
+  auto model = reference_model(gen);
+  optim::Adam adam(model->parameters(), {.lr = 1e-3});
+  expect_steady_state_allocates_nothing(adam, *model, random_batches(4, gen));
+}
+
+TEST(Allocation, SgdMomentumTrainingStepAllocatesNothing) {
+  Generator gen(1);
+  auto model = reference_model(gen);
+  optim::SGD sgd(model->parameters(), {.lr = 0.01, .momentum = 0.9, .nesterov = true});
+  expect_steady_state_allocates_nothing(sgd, *model, random_batches(4, gen));
+}
+
+TEST(Allocation, DataLoaderBatchesOfTheRealTestSplitAllocateNothing) {
+  const std::filesystem::path dir = MT_MNIST_DIR;
+  if (!std::filesystem::exists(dir / "t10k-images-idx3-ubyte.gz")) {
+    if (std::getenv("MT_REQUIRE_DATA")) FAIL() << "missing " << dir / "t10k-images-idx3-ubyte.gz";
+    GTEST_SKIP() << "no MNIST test split in " << dir;
+  }
+  datasets::DatasetOptions options;
+  options.dir = dir;
+  const datasets::ImageDataset test = datasets::MNIST(datasets::Split::Test, options);
+  datasets::LoaderOptions loader_options;
+  loader_options.batch_size = 32;
+  loader_options.shuffle = true;
+  datasets::DataLoader loader(test, loader_options);
+  int64_t batches = 0, label_sum = 0;
+  for (const datasets::Batch& batch : loader) label_sum += batch.labels[0];  // the first epoch fills the cache
+  // A later epoch, its smaller last batch included; begin() makes the iterator's batch, once per epoch.
+  loader.set_epoch(1);
+  auto it = loader.begin();
+  const int64_t allocations = allocations_during([&] {
+    for (++it; it != loader.end(); ++it) {
+      ++batches;
+      for (int64_t label : it->labels) label_sum += label;
+    }
+  });
+  EXPECT_EQ(allocations, 0);
+  EXPECT_EQ(batches, loader.num_batches() - 1);
+  EXPECT_NE(test.size() % 32, 0) << "the last batch should be a partial one";
+  EXPECT_GT(label_sum, 0);
+}
+
+TEST(Allocation, CacheReusesFreedBlocksAndCountsOnlyItsMisses) {
+  release_cached_memory();
+  const int64_t misses = allocator_stats().heap_allocations;
+  void* first = allocate(1000);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % kAllocationAlignment, 0u);
+  deallocate(first, 1000);
+  EXPECT_EQ(allocator_stats().cached_bytes, 1024u);  // 1000 rounds up to the class of (768, 1024]
+  void* again = allocate(1000);
+  EXPECT_EQ(again, first);  // the same block, not a new one
+  void* same_class = nullptr;
+  deallocate(again, 1000);
+  same_class = allocate(900);  // also in (768, 1024]
+  EXPECT_EQ(same_class, first);
+  void* other_class = allocate(1100);
+  EXPECT_NE(other_class, first);
+  deallocate(same_class, 900);
+  deallocate(other_class, 1100);
+  EXPECT_EQ(allocator_stats().heap_allocations - misses, 2);
+  release_cached_memory();
+  EXPECT_EQ(allocator_stats().cached_bytes, 0u);
+}
+
+TEST(Allocation, LargeBlocksAndOverflowGoBackToTheHeap) {
+  release_cached_memory();
+  void* large = allocate(kLargestCachedBlock + 1);
+  deallocate(large, kLargestCachedBlock + 1);
+  EXPECT_EQ(allocator_stats().cached_bytes, 0u);
+  // More than kMaxCachedBytes freed at once: the cache keeps only up to its bound.
+  std::vector<void*> blocks;
+  for (std::size_t held = 0; held <= kMaxCachedBytes; held += kLargestCachedBlock)
+    blocks.push_back(allocate(kLargestCachedBlock));
+  for (void* b : blocks) deallocate(b, kLargestCachedBlock);
+  EXPECT_LE(allocator_stats().cached_bytes, kMaxCachedBytes);
+  EXPECT_GE(allocator_stats().cached_bytes, kMaxCachedBytes - kLargestCachedBlock);
+  release_cached_memory();
+}
+
+TEST(Allocation, ZeroBytesGiveADistinctValidBlock) {
+  void* a = allocate(0);
+  void* b = allocate(0);
+  EXPECT_NE(a, nullptr);
+  EXPECT_NE(a, b);
+  deallocate(a, 0);
+  deallocate(b, 0);
+  const Tensor empty = Tensor::empty({0, 3});
+  EXPECT_EQ(empty.numel(), 0);
+}
+
+}  // namespace
+}  // namespace mt
