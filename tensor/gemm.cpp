@@ -18,7 +18,8 @@
 // multiply-add at a time (FMA where the target has it) in one lane of one accumulator, within K blocks that
 // depend on K alone (K split evenly into blocks of at most KC); kernel instance, packing and thread split
 // do not change it.
-// Threads take disjoint C columns (whole panels) or rows (whole strips); K is never split.
+// Threads take disjoint C columns (whole panels) or rows (whole strips) in chunks, each claiming the next
+// chunk when it is done with its last; K is never split.
 #include "tensor/gemm.h"
 
 #include <algorithm>
@@ -463,14 +464,14 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     gemm_block(0, m, 0, n, k, a, b, c, ldc, accumulate);
     return;
   }
-  // Threads take disjoint column ranges of whole panels, or row ranges of whole strips when C is too narrow.
+  // Chunks of whole panels, or of whole strips when C is too narrow.
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
   if (panels >= num_threads() || strips < panels) {
-    parallel_for(panels, kParallelWork, [&](int64_t begin, int64_t end) {
+    parallel_for(panels, work, [&](int64_t begin, int64_t end) {
       gemm_block(0, m, begin * NR, std::min(end * NR, n), k, a, b, c, ldc, accumulate);
     });
   } else {
-    parallel_for(strips, kParallelWork, [&](int64_t begin, int64_t end) {
+    parallel_for(strips, work, [&](int64_t begin, int64_t end) {
       gemm_block(begin * MR, std::min(end * MR, m), 0, n, k, a, b, c, ldc, accumulate);
     });
   }

@@ -2,11 +2,14 @@
 // tests/reference/tensor_reference.py.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "tensor/kernels.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 
 namespace mt {
@@ -255,10 +258,35 @@ TEST(Threads, ResultsDoNotDependOnThreadCount) {
   for (size_t i = 0; i < kernels.size(); ++i) {
     set_num_threads(1);
     const std::vector<double> one = kernels[i]().to_vector();
-    set_num_threads(2);
-    const std::vector<double> two = kernels[i]().to_vector();
-    EXPECT_EQ(one, two) << "kernel " << i;
+    // 3 threads on 2 cores: other chunk boundaries, and chunks claimed in a different order.
+    for (int threads : {2, 3}) {
+      set_num_threads(threads);
+      EXPECT_EQ(one, kernels[i]().to_vector()) << "kernel " << i << " on " << threads << " threads";
+    }
   }
+  set_num_threads(saved);
+}
+
+TEST(Threads, ParallelForCoversEveryIndexOnce) {
+  const int saved = num_threads();
+  for (int threads : {1, 2, 3})
+    for (const auto& [n, work] : {std::pair<int64_t, int64_t>{1, 1 << 20}, {2, 1 << 20}, {7, kParallelWork},
+                                  {100, kParallelWork - 1}, {1000, 1 << 20}, {1001, int64_t{1} << 40}}) {
+      set_num_threads(threads);
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<int> calls{0};
+      parallel_for(n, work, [&](int64_t begin, int64_t end) {
+        EXPECT_LT(begin, end);
+        ++calls;
+        for (int64_t i = begin; i < end; ++i) ++hits[static_cast<size_t>(i)];
+      });
+      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[static_cast<size_t>(i)], 1) << "index " << i << " of " << n;
+      // Chunks only where the work pays for them: small work is one call on the calling thread.
+      if (work < kParallelWork || threads == 1) {
+        EXPECT_EQ(calls, 1) << n;
+      }
+      EXPECT_LE(calls, std::max<int64_t>(1, threads * kChunksPerThread)) << n;
+    }
   set_num_threads(saved);
 }
 
