@@ -7,12 +7,6 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-// A cached block is poisoned, so AddressSanitizer still reports a tensor read after its memory was freed.
-#define MT_POISON(block, bytes) ASAN_POISON_MEMORY_REGION(block, bytes)
-#define MT_UNPOISON(block, bytes) ASAN_UNPOISON_MEMORY_REGION(block, bytes)
-#else
-#define MT_POISON(block, bytes) ((void)(block), (void)(bytes))
-#define MT_UNPOISON(block, bytes) ((void)(block), (void)(bytes))
 #endif
 
 namespace mt {
@@ -42,13 +36,32 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Under AddressSanitizer a cached block is poisoned, so a tensor read after its memory was freed is still
+// reported. The link stays readable: LeakSanitizer ignores pointers in poisoned memory and would report
+// every block behind the first of a list as leaked.
+void poison(FreeBlock* block, std::size_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_POISON_MEMORY_REGION(block + 1, bytes - sizeof(FreeBlock));
+#else
+  (void)block, (void)bytes;
+#endif
+}
+
+void unpoison(FreeBlock* block, std::size_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+#else
+  (void)block, (void)bytes;
+#endif
+}
+
 class BlockCache {
  public:
   void* take(const SizeClass& c) {
     {
       std::lock_guard lock(mutex_);
       if (FreeBlock* block = heads_[c.index]) {
-        MT_UNPOISON(block, c.bytes);
+        unpoison(block, c.bytes);
         heads_[c.index] = block->next;
         cached_bytes_ -= c.bytes;
         return block;
@@ -66,7 +79,7 @@ class BlockCache {
         block->next = heads_[c.index];
         heads_[c.index] = block;
         cached_bytes_ += c.bytes;
-        MT_POISON(block, c.bytes);
+        poison(block, c.bytes);
         return;
       }
     }
@@ -88,7 +101,6 @@ class BlockCache {
     for (FreeBlock*& head : heads_) {
       while (head) {
         FreeBlock* block = head;
-        MT_UNPOISON(block, sizeof(FreeBlock));
         head = block->next;
         ::operator delete(block, std::align_val_t{kAllocationAlignment});
       }

@@ -11,6 +11,10 @@
 #include <new>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "datasets/datasets.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
@@ -205,6 +209,20 @@ TEST(Allocation, ZeroBytesGiveADistinctValidBlock) {
   deallocate(b, 0);
   const Tensor empty = Tensor::empty({0, 3});
   EXPECT_EQ(empty.numel(), 0);
+}
+
+TEST(Allocation, CachedBlocksArePoisonedForAddressSanitizer) {
+#if defined(__SANITIZE_ADDRESS__)
+  char* block = static_cast<char*>(allocate(4096));
+  block[100] = 1;
+  deallocate(block, 4096);
+  EXPECT_TRUE(__asan_address_is_poisoned(block + 100));  // a read here would be reported, as after free()
+  char* again = static_cast<char*>(allocate(4096));
+  EXPECT_FALSE(__asan_address_is_poisoned(again + 100));
+  deallocate(again, 4096);
+#else
+  GTEST_SKIP() << "only an AddressSanitizer build poisons cached blocks";
+#endif
 }
 
 }  // namespace
