@@ -142,6 +142,22 @@ TEST(Kernels, ReductionsOverChosenDims) {
   expect_values(sum_to(Tensor::ones({2, 3, 4}, DType::Float64), {3, 1}), {8, 8, 8});
 }
 
+TEST(Kernels, ColumnSumsAddEachColumnInRowOrderInDouble) {
+  Generator gen(5);
+  const Tensor a = Tensor::normal({300, 70}, 0, 1, gen);  // 70 columns: two whole blocks of 32 and a part
+  const int d0[] = {0}, d1[] = {1};
+  for (const auto& [x, dim] : {std::pair{a, d0}, std::pair{a.t(), d1}}) {
+    const Tensor sums = sum(x, std::span<const int>(dim, 1));
+    ASSERT_EQ(sums.shape(), Shape({70}));
+    const float* p = a.data<float>();
+    for (int64_t j = 0; j < 70; ++j) {
+      double expected = 0;
+      for (int64_t i = 0; i < 300; ++i) expected += p[i * 70 + j];
+      EXPECT_EQ(sums.data<float>()[j], static_cast<float>(expected)) << "column " << j;
+    }
+  }
+}
+
 TEST(Kernels, MatmulMatchesNumpy) {
   const Tensor a = Tensor::arange(0, 6, 1, DType::Float64).reshape({2, 3});
   const Tensor b = Tensor::arange(0, 12, 1, DType::Float64).reshape({3, 4}) / 4.0;
