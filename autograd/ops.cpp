@@ -148,16 +148,25 @@ Var mean(const Var& x, std::span<const int> dims, bool keepdim) {
 Var max(const Var& x, int dim, bool keepdim) {
   const int d = normalize_dim(dim, x.dim(), "max");
   return record("max", max(x.value(), d, keepdim), {x}, [xv = x.value(), d](const Tensor& g) {
-    // Scatter g into the position of each row's first maximum, with `dim` moved last to make rows.
+    // g goes to the first maximum of each reduced row and zeros elsewhere. The rows are laid out with `d`
+    // moved last and the other dims kept in order: the order in which argmax lists its rows.
+    const int n = xv.dim();
+    std::array<int, Shape::kMaxDims> order{}, inverse{};
+    for (int i = 0, k = 0; i < n; ++i)
+      if (i != d) order[k++] = i;
+    order[n - 1] = d;
+    for (int i = 0; i < n; ++i) inverse[order[i]] = i;
     const std::vector<int64_t> where = argmax(xv, d);
-    Tensor grad = Tensor::zeros(xv.transpose(d, -1).shape(), xv.dtype());
+    const Tensor rows = Tensor::zeros(xv.permute(std::span<const int>(order.data(), n)).shape(), xv.dtype());
+    const Tensor gc = g.contiguous();
     const int64_t cols = xv.size(d);
-    const std::vector<double> gv = g.to_vector();
-    for (size_t r = 0; r < where.size(); ++r) {
-      const int64_t flat = static_cast<int64_t>(r) * cols + where[r];
-      grad.reshape({-1}).narrow(0, flat, 1).fill_(gv[r]);
-    }
-    return Grads{grad.transpose(d, -1)};
+    dispatch_dtype(xv.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      T* out = rows.data<T>();
+      const T* gv = gc.data<T>();
+      for (size_t r = 0; r < where.size(); ++r) out[static_cast<int64_t>(r) * cols + where[r]] = gv[r];
+    });
+    return Grads{rows.permute(std::span<const int>(inverse.data(), n))};
   });
 }
 

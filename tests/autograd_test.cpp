@@ -82,7 +82,9 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
                    {"all, sliced", [](const std::vector<Var>& v) { return mean(v[0]); }, {randn({3, 6}, 2).narrow(1, 1, 4)}}};
   cases["max"] = {{"last dim", [](const std::vector<Var>& v) { return max(v[0], -1); }, {randn({3, 5}, 1)}},
                   {"dim 0 keepdim, transposed", [](const std::vector<Var>& v) { return max(v[0], 0, true); },
-                   {randn({5, 3}, 2).t()}}};
+                   {randn({5, 3}, 2).t()}},
+                  {"3-D, middle dim", [](const std::vector<Var>& v) { return max(v[0], 1); }, {randn({2, 3, 4}, 3)}},
+                  {"3-D, dim 0", [](const std::vector<Var>& v) { return max(v[0], 0); }, {randn({2, 3, 4}, 4)}}};
   cases["reshape"] = {{"transposed input", [](const std::vector<Var>& v) { return reshape(v[0], {2, -1}); },
                        {randn({4, 3}, 1).t()}}};
   cases["transpose"] = {{"3-D", [](const std::vector<Var>& v) { return transpose(v[0], 0, 2) * transpose(v[0], 0, 2); },
