@@ -93,10 +93,14 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
   cases["narrow"] = {{"middle columns", [](const std::vector<Var>& v) { return narrow(v[0], 1, 1, 2); }, {randn({3, 4}, 1)}}};
   cases["softmax"] = {{"rows", [](const std::vector<Var>& v) { return softmax(v[0], 1); }, {randn({3, 5}, 1)}},
                       {"large logits, dim 0", [](const std::vector<Var>& v) { return softmax(v[0], 0); },
-                       {randn({4, 3}, 2) + 1000.0}}};
+                       {randn({4, 3}, 2) + 1000.0}},
+                      {"3-D, middle dim", [](const std::vector<Var>& v) { return softmax(v[0], 1) * v[0]; },
+                       {randn({2, 3, 4}, 3)}}};
   cases["log_softmax"] = {{"rows", [](const std::vector<Var>& v) { return log_softmax(v[0], -1); }, {randn({3, 5}, 1)}},
                           {"large logits, transposed", [](const std::vector<Var>& v) { return log_softmax(v[0], 1); },
-                           {(randn({5, 3}, 2) * 30.0 + 500.0).t()}}};
+                           {(randn({5, 3}, 2) * 30.0 + 500.0).t()}},
+                          {"3-D, dim 0", [](const std::vector<Var>& v) { return log_softmax(v[0], 0) * v[0]; },
+                           {randn({3, 2, 4}, 3)}}};
   cases["cross_entropy"] = {
       {"batch of 5", [labels](const std::vector<Var>& v) { return cross_entropy(v[0], labels); }, {randn({5, 4}, 1, 3)}},
       {"large logits, transposed", [labels](const std::vector<Var>& v) { return cross_entropy(v[0], labels); },
