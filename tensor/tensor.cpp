@@ -1,7 +1,6 @@
 #include "tensor/tensor.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <numeric>
 
