@@ -7,22 +7,27 @@
 //     (ars = 1, acs = lda) and a packed strip (ars = 1, acs = MR) all go through the same kernel. A is packed
 //     only when neither of its strides is 1.
 //   - B row p of a panel is read at b[p * bld + j]: B with unit column stride is read in place (bld = its row
-//     stride); otherwise (a transposed view such as W^T) each thread packs its own columns of B once per K
-//     block into panels of NR columns (bld = NR), with in-register 16x16 / 8x8 transposes on AVX-512 (float
-//     and double) and AVX2 (float).
+//     stride); otherwise (a transposed view such as W^T) it is packed into panels of NR columns (bld = NR),
+//     with in-register 16x16 / 8x8 transposes on AVX-512 (float and double) and AVX2 (float): by each chunk
+//     of columns for its own columns once per K block, or once for all chunks of rows when they split C by
+//     rows.
+//   - A transposed B with fewer rows of C than columns (the forward pass y = x W^T at batch 32) is computed
+//     as C^T = B^T A^T: W is read in place, only the batch is packed, and the micro-kernel transposes its
+//     tile in registers as it stores it into C.
 // Edges: on AVX-512 a panel narrower than NR loads and stores its last vector with a mask, so neither B nor C
 // is padded; the portable path (GCC vector extensions, mapped to AVX2 or SSE) packs a partial B panel with
 // zero padding and stores a partial C tile element by element.
 //
 // Determinism: every C element is c = (c +) sum_p a(i, p) * b(p, j), the sum taken in p order, one
 // multiply-add at a time (FMA where the target has it) in one lane of one accumulator, within K blocks that
-// depend on K alone (K split evenly into blocks of at most KC); kernel instance, packing and thread split
-// do not change it.
+// depend on K alone (K split evenly into blocks of at most KC); kernel instance, packing, thread split and
+// computing C^T instead (the same products, a(i, p) * b(p, j) = b(p, j) * a(i, p)) do not change it.
 // Threads take disjoint C columns (whole panels) or rows (whole strips) in chunks, each claiming the next
 // chunk when it is done with its last; K is never split.
 #include "tensor/gemm.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -68,7 +73,7 @@ struct Blocking {
 // Per-thread buffers reused across calls, so a steady-state training step does not allocate.
 template <class T>
 std::vector<T>& scratch(int which) {
-  thread_local std::vector<T> buffers[3];
+  thread_local std::vector<T> buffers[4];
   return buffers[which];
 }
 
@@ -107,92 +112,6 @@ struct Simd<double> {
   static void store(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
 };
 
-template <class T, int R, int NV>
-void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
-                  int cols, bool load_c) {
-  using S = Simd<T>;
-  using V = typename S::V;
-  constexpr int L = Blocking<T>::kLanes;
-  const typename S::Mask mask = static_cast<typename S::Mask>((uint32_t{1} << (cols - (NV - 1) * L)) - 1u);
-  V acc[R][NV];
-  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
-    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
-  for (int64_t p = 0; p < kc; ++p) {
-    V bv[NV];
-    _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
-    bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
-    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
-      const V ai = S::broadcast(a + i * ars);
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
-    }
-    a += acs;
-    b += bld;
-  }
-  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
-    T* row = c + i * ldc;
-    _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) S::store(row + v * L, load_c ? S::add(S::load(row + v * L), acc[i][v]) : acc[i][v]);
-    T* last = row + (NV - 1) * L;
-    S::store(last, mask, load_c ? S::add(S::load(last, mask), acc[i][NV - 1]) : acc[i][NV - 1]);
-  }
-}
-
-#else  // portable: GCC vector extensions; B must have NV * L readable columns (packed and padded at edges)
-
-template <class T, int R, int NV>
-void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
-                  int cols, bool load_c) {
-  typedef T Vec __attribute__((vector_size(kVectorBytes)));
-  constexpr int L = Blocking<T>::kLanes;
-  Vec acc[R][NV] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    Vec bv[NV];
-    for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], b + v * L, sizeof(Vec));
-    for (int i = 0; i < R; ++i) {
-      const T ai = a[i * ars];
-      for (int v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
-    }
-    a += acs;
-    b += bld;
-  }
-  if (cols == NV * L) {
-    for (int i = 0; i < R; ++i)
-      for (int v = 0; v < NV; ++v) {
-        Vec old = {};
-        if (load_c) std::memcpy(&old, c + i * ldc + v * L, sizeof(Vec));
-        const Vec sum = old + acc[i][v];
-        std::memcpy(c + i * ldc + v * L, &sum, sizeof(Vec));
-      }
-    return;
-  }
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < cols; ++j) {
-      const T s = acc[i][j / L][j % L];
-      c[i * ldc + j] = load_c ? c[i * ldc + j] + s : s;
-    }
-}
-#endif
-
-
-
-template <class T>
-using KernelFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, int, bool);
-
-// kernels[R - 1][NV - 1].
-template <class T, int... I>
-constexpr auto make_table(std::integer_sequence<int, I...>) {
-  struct Table {
-    KernelFn<T> fn[sizeof...(I)][2];
-  };
-  return Table{{{&micro_kernel<T, I + 1, 1>, &micro_kernel<T, I + 1, 2>}...}};
-}
-
-template <class T>
-constexpr auto kKernels = make_table<T>(std::make_integer_sequence<int, Blocking<T>::MR>{});
-
-// ---------------------------------------------------------------------------------------------------------
-// Packing.
-
-#if defined(__AVX512F__)
 // The shuffles, through their masked forms with a full mask: the plain forms pass _mm512_undefined_ps(),
 // which GCC 12 reports as maybe-uninitialized.
 inline __m512 unpacklo(__m512 a, __m512 b) { return _mm512_mask_unpacklo_ps(a, 0xFFFF, a, b); }
@@ -257,6 +176,109 @@ inline void transpose8(__m512d r[8]) {
 inline void transpose_block(__m512 r[16]) { transpose16(r); }
 inline void transpose_block(__m512d r[8]) { transpose8(r); }
 
+template <class T, int R, int NV, bool TransposedC>
+void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
+                  int cols, bool load_c) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = Blocking<T>::kLanes;
+  const typename S::Mask mask = static_cast<typename S::Mask>((uint32_t{1} << (cols - (NV - 1) * L)) - 1u);
+  V acc[R][NV];
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
+    bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
+      const V ai = S::broadcast(a + i * ars);
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
+    }
+    a += acs;
+    b += bld;
+  }
+  if constexpr (TransposedC) {
+    // Tile row i is column i of C: transpose each vector column of the tile (padded to L x L) so that its
+    // element j lands in C's row j, R elements side by side.
+    const auto row_mask = static_cast<typename S::Mask>((uint32_t{1} << R) - 1u);
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
+      V r[L];
+      _Pragma("GCC unroll 16") for (int i = 0; i < L; ++i) r[i] = i < R ? acc[i][v] : S::zero();
+      transpose_block(r);
+      const int rows = std::min(L, cols - v * L);
+      for (int j = 0; j < rows; ++j) {
+        T* out = c + (v * L + j) * ldc;
+        S::store(out, row_mask, load_c ? S::add(S::load(out, row_mask), r[j]) : r[j]);
+      }
+    }
+    return;
+  }
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
+    T* row = c + i * ldc;
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) S::store(row + v * L, load_c ? S::add(S::load(row + v * L), acc[i][v]) : acc[i][v]);
+    T* last = row + (NV - 1) * L;
+    S::store(last, mask, load_c ? S::add(S::load(last, mask), acc[i][NV - 1]) : acc[i][NV - 1]);
+  }
+}
+
+#else  // portable: GCC vector extensions; B must have NV * L readable columns (packed and padded at edges)
+
+template <class T, int R, int NV, bool TransposedC>
+void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
+                  int cols, bool load_c) {
+  typedef T Vec __attribute__((vector_size(kVectorBytes)));
+  constexpr int L = Blocking<T>::kLanes;
+  Vec acc[R][NV] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    Vec bv[NV];
+    for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], b + v * L, sizeof(Vec));
+    for (int i = 0; i < R; ++i) {
+      const T ai = a[i * ars];
+      for (int v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
+    }
+    a += acs;
+    b += bld;
+  }
+  if (cols == NV * L && !TransposedC) {
+    for (int i = 0; i < R; ++i)
+      for (int v = 0; v < NV; ++v) {
+        Vec old = {};
+        if (load_c) std::memcpy(&old, c + i * ldc + v * L, sizeof(Vec));
+        const Vec sum = old + acc[i][v];
+        std::memcpy(c + i * ldc + v * L, &sum, sizeof(Vec));
+      }
+    return;
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < cols; ++j) {
+      const T s = acc[i][j / L][j % L];
+      T& out = TransposedC ? c[j * ldc + i] : c[i * ldc + j];
+      out = load_c ? out + s : s;
+    }
+}
+#endif
+
+
+
+template <class T>
+using KernelFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, int, bool);
+
+// table[R - 1][NV - 1].
+template <class T>
+using KernelTable = std::array<std::array<KernelFn<T>, 2>, Blocking<T>::MR>;
+
+template <class T, bool TransposedC, int... I>
+constexpr KernelTable<T> make_table(std::integer_sequence<int, I...>) {
+  return {{{&micro_kernel<T, I + 1, 1, TransposedC>, &micro_kernel<T, I + 1, 2, TransposedC>}...}};
+}
+
+template <class T, bool TransposedC>
+constexpr KernelTable<T> kKernels = make_table<T, TransposedC>(std::make_integer_sequence<int, Blocking<T>::MR>{});
+
+// ---------------------------------------------------------------------------------------------------------
+// Packing.
+
+#if defined(__AVX512F__)
 // pack_b for a B whose columns are contiguous (a transposed view such as W^T), by L x L block transposes.
 template <class T>
 void pack_b_transposed(const T* b, int64_t col_stride, int64_t kc, int64_t nc, T* out) {
@@ -376,15 +398,31 @@ void pack_a(MatrixRef<T> a, int64_t i0, int64_t mc, int64_t k0, int64_t kc, T* o
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The sequential GEMM for the block C[i_begin:i_end, j_begin:j_end].
+// The sequential GEMM for a block of C.
+
+// C = A B (+ C when accumulate), C element (i, j) at c[i * ldc + j], or at c[j * ldc + i] when transposed_c
+// (gemm() swapped the operands to compute C^T = B^T A^T). B with unit column stride is read in place; any
+// other B is read from packed_b when gemm() packed all of it (panel q at packed_b + q * NR * k), else packed
+// here block by block.
+template <class T>
+struct Problem {
+  int64_t k;
+  MatrixRef<T> a, b;
+  const T* packed_b;
+  T* c;
+  int64_t ldc;
+  bool accumulate, transposed_c;
+};
 
 template <class T>
-void gemm_block(int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end, int64_t k, MatrixRef<T> a,
-                MatrixRef<T> b, T* c, int64_t ldc, bool accumulate) {
+void gemm_block(const Problem<T>& p, int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end) {
   using B = Blocking<T>;
   constexpr int MR = B::MR, NR = B::NR, L = B::kLanes;
+  const MatrixRef<T> a = p.a, b = p.b;
+  const int64_t k = p.k;
   const bool direct_a = a.col_stride == 1 || a.row_stride == 1;
   const bool direct_b = b.col_stride == 1;
+  const bool pack_here = !direct_b && !p.packed_b;
   T* packed_a = nullptr;
   T* packed_b = nullptr;
   if (!direct_a) {
@@ -392,7 +430,7 @@ void gemm_block(int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end, 
     buf.resize(static_cast<size_t>(B::MC * B::KC));
     packed_a = buf.data();
   }
-  if (!direct_b) {
+  if (pack_here) {
     std::vector<T>& buf = scratch<T>(1);
     buf.resize(static_cast<size_t>(B::NC * B::KC));
     packed_b = buf.data();
@@ -403,16 +441,17 @@ void gemm_block(int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end, 
     buf.resize(static_cast<size_t>(NR * B::KC));
     edge_b = buf.data();
   }
+  const KernelTable<T>& kernels = p.transposed_c ? kKernels<T, true> : kKernels<T, false>;
   // K in equal blocks of at most KC (784 = 2 x 392, not 512 + 272); it depends on k alone, so every C
   // element sees the same blocks whatever the thread split.
   const int64_t k_blocks = (k + B::KC - 1) / B::KC, kc_step = (k + k_blocks - 1) / k_blocks;
-  const int64_t nc_max = direct_b ? j_end - j_begin : B::NC;
+  const int64_t nc_max = pack_here ? B::NC : j_end - j_begin;
   for (int64_t jc = j_begin; jc < j_end; jc += nc_max) {
     const int64_t nc = std::min(nc_max, j_end - jc);
     for (int64_t pc = 0; pc < k; pc += kc_step) {
       const int64_t kc = std::min(kc_step, k - pc);
-      const bool load_c = accumulate || pc > 0;
-      if (!direct_b) pack_b(b, pc, kc, jc, nc, packed_b);
+      const bool load_c = p.accumulate || pc > 0;
+      if (pack_here) pack_b(b, pc, kc, jc, nc, packed_b);
       for (int64_t ic = i_begin; ic < i_end; ic += B::MC) {
         const int64_t mc = std::min(B::MC, i_end - ic);
         if (!direct_a) pack_a(a, ic, mc, pc, kc, packed_a);
@@ -421,7 +460,9 @@ void gemm_block(int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end, 
           const int nv = (cols + L - 1) / L;
           const T* bp;
           int64_t bld;
-          if (!direct_b) {
+          if (p.packed_b) {
+            bp = p.packed_b + (jc + jr) * k + pc * NR, bld = NR;
+          } else if (pack_here) {
             bp = packed_b + jr * kc, bld = NR;
           } else if (kMasked || cols == NR) {
             bp = b.data + pc * b.row_stride + jc + jr, bld = b.row_stride;
@@ -439,8 +480,10 @@ void gemm_block(int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end, 
             } else {
               ap = packed_a + ir * kc, ars = 1, acs = MR;
             }
-            kKernels<T>.fn[rows - 1][kernel_nv - 1](kc, ap, ars, acs, bp, bld, c + (ic + ir) * ldc + jc + jr, ldc,
-                                                    cols, load_c);
+            const int64_t i = ic + ir, j = jc + jr;
+            kernels[rows - 1][kernel_nv - 1](kc, ap, ars, acs, bp, bld,
+                                             p.c + (p.transposed_c ? j * p.ldc + i : i * p.ldc + j), p.ldc, cols,
+                                             load_c);
           }
         }
       }
@@ -459,22 +502,41 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     return;
   }
   constexpr int NR = Blocking<T>::NR, MR = Blocking<T>::MR;
+  Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false};
+  // A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A is
+  // the smaller operand (a batch of 32 against a weight matrix), C^T = B^T A^T packs only A^T instead and
+  // reads B^T (W) in place, with the same multiply-adds in the same order.
+  if (b.row_stride == 1 && b.col_stride != 1 && m < n) {
+    p.a = {b.data, b.col_stride, b.row_stride};
+    p.b = {a.data, a.col_stride, a.row_stride};
+    p.transposed_c = true;
+    std::swap(m, n);
+  }
   const int64_t work = m * n * k;
   if (work < kGemmParallelWork || num_threads() == 1) {
-    gemm_block(0, m, 0, n, k, a, b, c, ldc, accumulate);
+    gemm_block(p, 0, m, 0, n);
     return;
   }
   // Chunks of whole panels, or of whole strips when C is too narrow.
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
   if (panels >= num_threads() || strips < panels) {
     parallel_for(panels, work, [&](int64_t begin, int64_t end) {
-      gemm_block(0, m, begin * NR, std::min(end * NR, n), k, a, b, c, ldc, accumulate);
+      gemm_block(p, 0, m, begin * NR, std::min(end * NR, n));
     });
-  } else {
-    parallel_for(strips, work, [&](int64_t begin, int64_t end) {
-      gemm_block(begin * MR, std::min(end * MR, m), 0, n, k, a, b, c, ldc, accumulate);
-    });
+    return;
   }
+  if (p.b.col_stride != 1) {
+    // Every chunk of rows reads all of B: pack it once for all of them.
+    std::vector<T>& buf = scratch<T>(3);
+    buf.resize(static_cast<size_t>(panels * NR * k));
+    parallel_for(panels, n * k, [&](int64_t begin, int64_t end) {
+      pack_b(p.b, 0, k, begin * NR, std::min(end * NR, n) - begin * NR, buf.data() + begin * NR * k);
+    });
+    p.packed_b = buf.data();
+  }
+  parallel_for(strips, work, [&](int64_t begin, int64_t end) {
+    gemm_block(p, begin * MR, std::min(end * MR, m), 0, n);
+  });
 }
 
 template void gemm<float>(int64_t, int64_t, int64_t, MatrixRef<float>, MatrixRef<float>, float*, int64_t, bool);
