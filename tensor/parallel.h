@@ -24,30 +24,68 @@ bool set_flush_denormal(bool on);
 constexpr int64_t kParallelWork = 1 << 15;
 
 // Threads claim chunks instead of taking one fixed range each, so that a core that is slower or briefly busy
-// (the second vCPU of the development VM often runs 30% behind) does less of the work instead of holding up
-// the join. Up to kChunksPerThread chunks per thread: each claim moves the counter's cache line between cores
-// (about 0.1 us), so finer chunks would balance better but cost more than they save; and no chunk smaller
-// than kChunkWork operations.
-constexpr int64_t kChunksPerThread = 4;
+// (the second vCPU of the development VM often runs 20-30% behind) does less of the work instead of holding
+// up the join. Up to kChunksPerThread chunks per thread, and none smaller than kChunkWork operations: a claim
+// costs about as much as a few hundred operations.
+constexpr int64_t kChunksPerThread = 8;
 constexpr int64_t kChunkWork = kParallelWork / 4;
+
+namespace detail {
+
+// The chunks [0, count) of one parallel_for. Thread t first takes, in order, the chunks that a static split
+// would give it (its share): while the cores keep pace, each works on the same data as in the last call
+// (the same weights, gradients and optimizer moments every training step), still in its caches, and claims
+// through a counter no other core touches. Then it takes what is left of the other shares.
+class Chunks {
+ public:
+  Chunks(int64_t count, int threads) : shares_(std::min(threads, kMaxShares)) {
+    for (int s = 0; s < shares_; ++s) {
+      share_[s].next.store(count * s / shares_, std::memory_order_relaxed);
+      share_[s].end = count * (s + 1) / shares_;
+    }
+  }
+
+  // The next chunk for thread t, or -1 when none is left.
+  int64_t claim(int t) {
+    for (int i = 0; i < shares_; ++i) {
+      Share& s = share_[(t + i) % shares_];
+      if (s.next.load(std::memory_order_relaxed) >= s.end) continue;  // no write to an exhausted share
+      const int64_t c = s.next.fetch_add(1, std::memory_order_relaxed);
+      if (c < s.end) return c;
+    }
+    return -1;
+  }
+
+ private:
+  static constexpr int kMaxShares = 16;  // beyond that, threads share shares
+  struct alignas(64) Share {            // a cache line each, so owners do not contend
+    std::atomic<int64_t> next;
+    int64_t end;
+  };
+  int shares_;
+  Share share_[kMaxShares];
+};
+
+}  // namespace detail
 
 // Calls fn(begin, end) on disjoint ranges covering [0, n), in parallel when `work` (elementary operations
 // over all of [0, n)) is worth it. A thread may get several ranges, in any order.
 template <class Fn>
 void parallel_for(int64_t n, int64_t work, Fn&& fn) {
   if (n <= 0) return;
-  const int64_t threads = omp_get_max_threads();
+  const int threads = omp_get_max_threads();
   if (work < kParallelWork || n == 1 || threads == 1 || omp_in_parallel()) {
     fn(int64_t{0}, n);
     return;
   }
-  const int64_t chunks = std::min(n, std::clamp(work / kChunkWork, threads, threads * kChunksPerThread));
+  const int64_t chunks = std::min(n, std::clamp<int64_t>(work / kChunkWork, threads, threads * kChunksPerThread));
   const int64_t grain = (n + chunks - 1) / chunks;
-  std::atomic<int64_t> next{0};
+  detail::Chunks queue((n + grain - 1) / grain, threads);
 #pragma omp parallel
-  for (int64_t begin = next.fetch_add(grain, std::memory_order_relaxed); begin < n;
-       begin = next.fetch_add(grain, std::memory_order_relaxed))
-    fn(begin, std::min(begin + grain, n));
+  {
+    const int t = omp_get_thread_num();
+    for (int64_t c = queue.claim(t); c >= 0; c = queue.claim(t)) fn(c * grain, std::min((c + 1) * grain, n));
+  }
 }
 
 }  // namespace mt
