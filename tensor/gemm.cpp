@@ -517,9 +517,11 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     gemm_block(p, 0, m, 0, n);
     return;
   }
-  // Chunks of whole panels, or of whole strips when C is too narrow.
+  // Chunks of whole panels or of whole strips. Each chunk of columns reads all of A, and each chunk of rows
+  // all of B: split the longer side of C, so that the smaller operand is the one read again (at 2 threads
+  // inference on 10000 images ran at 230 GFLOP/s split by columns, which streams the images once per chunk).
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
-  if (panels >= num_threads() || strips < panels) {
+  if (m <= n && panels >= num_threads()) {
     parallel_for(panels, work, [&](int64_t begin, int64_t end) {
       gemm_block(p, 0, m, begin * NR, std::min(end * NR, n));
     });
