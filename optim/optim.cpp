@@ -26,6 +26,12 @@ void check(bool ok, const char* optimizer, const std::string& what) {
 // Rough cost per element of an update, for parallel_for's decision to fork.
 constexpr int64_t kUpdateWork = 16;
 
+// Adam updates parameters of at least this many elements in parallel, split into the same shares as the
+// GEMMs that use them (rows, see gemm.cpp), so each core updates the rows it computes with; the smaller ones
+// on the calling thread, which uses them in the serial rest of a step. Splitting those too handed their cache
+// lines to the other core and back every step: on the 2-core VM, 2 threads made a step slower than 1.
+constexpr int64_t kSharedParameter = int64_t{1} << 16;
+
 template <class T>
 struct AdamCoefficients {
   T b1, b2, one_minus_b1, one_minus_b2, eps, bc2_sqrt, step_size, l2, shrink;
@@ -126,18 +132,22 @@ void Adam::step() {
     ++s.steps;
     // The scalar factors are computed in double, as PyTorch computes them in Python.
     const double t = static_cast<double>(s.steps);
-    segments_.push_back({k, total, p.numel(), lr_ / (1 - std::pow(options_.beta1, t)),
+    const bool shared = p.numel() >= kSharedParameter;
+    segments_.push_back({k, shared ? total : kOnThisThread, p.numel(), lr_ / (1 - std::pow(options_.beta1, t)),
                          std::sqrt(1 - std::pow(options_.beta2, t))});
-    total += p.numel();
+    if (shared) total += p.numel();
   }
-  // One parallel pass over the elements of all parameters: a single fork and join per step, where one per
-  // parameter tensor cost more than the small tensors' updates themselves.
+  // One parallel pass over the elements of all large parameters: a single fork and join per step, where one
+  // per parameter tensor cost more than the small tensors' updates themselves.
   parallel_for(total, total * kUpdateWork, [&](int64_t begin, int64_t end) {
     for (const Segment& segment : segments_) {
+      if (segment.start == kOnThisThread) continue;
       const int64_t lo = std::max(begin, segment.start), hi = std::min(end, segment.start + segment.count);
       if (lo < hi) update(segment, lo - segment.start, hi - lo);
     }
   });
+  for (const Segment& segment : segments_)
+    if (segment.start == kOnThisThread) update(segment, 0, segment.count);
 }
 
 void Adam::update(const Segment& segment, int64_t offset, int64_t count) {

@@ -74,7 +74,9 @@ class Adam : public Optimizer {
     Tensor m, v;
     int64_t steps = 0;
   };
-  // The elements [start, start + count) of one step's single pass over all parameters belong to params_[param].
+  // The elements [start, start + count) of one step's single parallel pass belong to params_[param];
+  // start is kOnThisThread for a parameter updated outside that pass.
+  static constexpr int64_t kOnThisThread = -1;
   struct Segment {
     size_t param;
     int64_t start, count;
