@@ -31,12 +31,12 @@
 #include <cstring>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
+#include "tensor/allocator.h"
 #include "tensor/parallel.h"
 
 namespace mt::detail {
@@ -70,12 +70,38 @@ struct Blocking {
   static constexpr int64_t NC = NR * 32;                // columns of a packed B block
 };
 
-// Per-thread buffers reused across calls, so a steady-state training step does not allocate.
+// Packing memory of one gemm() call, from the tensor memory cache (tensor/allocator.h), taken by the calling
+// thread before any other starts: a slot per thread for gemm_block's packed blocks of A and B and its padded
+// edge panel, then room for a B packed once for all threads. The same shapes ask for the same sizes, so a
+// steady-state training step finds all of it in the cache whichever threads take part; per-thread buffers
+// allocated the first time a thread joined in, which could be any step.
 template <class T>
-std::vector<T>& scratch(int which) {
-  thread_local std::vector<T> buffers[4];
-  return buffers[which];
-}
+class Workspace {
+ public:
+  Workspace(int64_t a_size, int64_t b_size, int64_t edge_size, int slots, int64_t shared_b_size)
+      : a_size_(a_size),
+        b_size_(b_size),
+        slot_size_(round_up(a_size + b_size + edge_size, kLineElements)),  // slots on separate cache lines
+        slots_(slots),
+        bytes_(static_cast<std::size_t>(slot_size_ * slots + shared_b_size) * sizeof(T)),
+        data_(static_cast<T*>(allocate(bytes_))) {}
+  ~Workspace() { deallocate(data_, bytes_); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  T* packed_a(int slot) const { return data_ + slot * slot_size_; }
+  T* packed_b(int slot) const { return packed_a(slot) + a_size_; }
+  T* edge_b(int slot) const { return packed_b(slot) + b_size_; }
+  T* shared_b() const { return data_ + slots_ * slot_size_; }
+
+ private:
+  static constexpr int64_t kLineElements = 64 / sizeof(T);
+  static int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
+  int64_t a_size_, b_size_, slot_size_;
+  int slots_;
+  std::size_t bytes_;
+  T* data_;
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // Micro-kernels: C[0:R, 0:cols] (+)= A[0:R, 0:kc] * B[0:kc, 0:cols], cols in ((NV - 1) * L, NV * L].
@@ -412,10 +438,23 @@ struct Problem {
   T* c;
   int64_t ldc;
   bool accumulate, transposed_c;
+  const Workspace<T>* workspace;
 };
 
+// The packing buffers gemm_block needs for p, in elements, zero where it reads in place or gemm() packed B.
 template <class T>
-void gemm_block(const Problem<T>& p, int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end) {
+std::array<int64_t, 3> packing_sizes(const Problem<T>& p, int64_t m, int64_t n, bool b_packed_by_gemm) {
+  using B = Blocking<T>;
+  const int64_t kc = std::min(B::KC, p.k);
+  const bool direct_a = p.a.col_stride == 1 || p.a.row_stride == 1, direct_b = p.b.col_stride == 1;
+  const int64_t rows = std::min(B::MC, (m + B::MR - 1) / B::MR * B::MR);
+  const int64_t cols = std::min(B::NC, (n + B::NR - 1) / B::NR * B::NR);
+  return {direct_a ? 0 : rows * kc, direct_b || b_packed_by_gemm ? 0 : cols * kc, !kMasked && direct_b ? B::NR * kc : 0};
+}
+
+// `slot`: which of the workspace's slots this thread packs into.
+template <class T>
+void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, int64_t j_begin, int64_t j_end) {
   using B = Blocking<T>;
   constexpr int MR = B::MR, NR = B::NR, L = B::kLanes;
   const MatrixRef<T> a = p.a, b = p.b;
@@ -423,24 +462,9 @@ void gemm_block(const Problem<T>& p, int64_t i_begin, int64_t i_end, int64_t j_b
   const bool direct_a = a.col_stride == 1 || a.row_stride == 1;
   const bool direct_b = b.col_stride == 1;
   const bool pack_here = !direct_b && !p.packed_b;
-  T* packed_a = nullptr;
-  T* packed_b = nullptr;
-  if (!direct_a) {
-    std::vector<T>& buf = scratch<T>(0);
-    buf.resize(static_cast<size_t>(B::MC * B::KC));
-    packed_a = buf.data();
-  }
-  if (pack_here) {
-    std::vector<T>& buf = scratch<T>(1);
-    buf.resize(static_cast<size_t>(B::NC * B::KC));
-    packed_b = buf.data();
-  }
-  T* edge_b = nullptr;  // the portable path pads a partial panel of an in-place B
-  if (!kMasked && direct_b && (j_end - j_begin) % NR != 0) {
-    std::vector<T>& buf = scratch<T>(2);
-    buf.resize(static_cast<size_t>(NR * B::KC));
-    edge_b = buf.data();
-  }
+  T* packed_a = p.workspace->packed_a(slot);
+  T* packed_b = p.workspace->packed_b(slot);
+  T* edge_b = p.workspace->edge_b(slot);  // the portable path pads a partial panel of an in-place B
   const KernelTable<T>& kernels = p.transposed_c ? kKernels<T, true> : kKernels<T, false>;
   // K in equal blocks of at most KC (784 = 2 x 392, not 512 + 272); it depends on k alone, so every C
   // element sees the same blocks whatever the thread split.
@@ -502,7 +526,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     return;
   }
   constexpr int NR = Blocking<T>::NR, MR = Blocking<T>::MR;
-  Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false};
+  Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false, nullptr};
   const int64_t work = m * n * k;
   if (work < kGemmParallelWork || num_threads() == 1) {
     // A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A
@@ -515,7 +539,10 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
       p.transposed_c = true;
       std::swap(m, n);
     }
-    gemm_block(p, 0, m, 0, n);
+    const auto [a_size, b_size, edge_size] = packing_sizes(p, m, n, false);
+    const Workspace<T> workspace(a_size, b_size, edge_size, 1, 0);
+    p.workspace = &workspace;
+    gemm_block(p, 0, 0, m, 0, n);
     return;
   }
   // Chunks of whole strips of rows, or of whole panels of columns when C has too few rows to give every
@@ -528,23 +555,30 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   //    cores of the development VM takes about 250 ns; Adam alone ran 2.3x slower on data the other core
   //    had written.
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
-  if (strips < num_threads() * kChunksPerThread && panels >= num_threads()) {
+  const int threads = num_threads();
+  if (strips < threads * kChunksPerThread && panels >= threads) {
+    const auto [a_size, b_size, edge_size] = packing_sizes(p, m, n, false);
+    const Workspace<T> workspace(a_size, b_size, edge_size, threads, 0);
+    p.workspace = &workspace;
     parallel_for(panels, work, [&](int64_t begin, int64_t end) {
-      gemm_block(p, 0, m, begin * NR, std::min(end * NR, n));
+      gemm_block(p, omp_get_thread_num(), 0, m, begin * NR, std::min(end * NR, n));
     });
     return;
   }
-  if (p.b.col_stride != 1) {
-    // Every chunk of rows reads all of B: pack it once for all of them.
-    std::vector<T>& buf = scratch<T>(3);
-    buf.resize(static_cast<size_t>(panels * NR * k));
+  // Every chunk of rows reads all of B: a B that needs packing is packed once for all of them.
+  const bool pack_all_b = p.b.col_stride != 1;
+  const auto [a_size, b_size, edge_size] = packing_sizes(p, m, n, pack_all_b);
+  const Workspace<T> workspace(a_size, b_size, edge_size, threads, pack_all_b ? panels * NR * k : 0);
+  p.workspace = &workspace;
+  if (pack_all_b) {
+    T* packed = workspace.shared_b();
     parallel_for(panels, n * k, [&](int64_t begin, int64_t end) {
-      pack_b(p.b, 0, k, begin * NR, std::min(end * NR, n) - begin * NR, buf.data() + begin * NR * k);
+      pack_b(p.b, 0, k, begin * NR, std::min(end * NR, n) - begin * NR, packed + begin * NR * k);
     });
-    p.packed_b = buf.data();
+    p.packed_b = packed;
   }
   parallel_for(strips, work, [&](int64_t begin, int64_t end) {
-    gemm_block(p, begin * MR, std::min(end * MR, m), 0, n);
+    gemm_block(p, omp_get_thread_num(), begin * MR, std::min(end * MR, m), 0, n);
   });
 }
 
