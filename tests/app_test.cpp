@@ -26,7 +26,9 @@ struct AppRun {
 
 // Each test has its own directory: ctest runs them in parallel.
 fs::path test_dir() {
-  return fs::path(::testing::TempDir()) / ("mnist_app_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
+  // The process id keeps two builds' test runs on one machine out of each other's way.
+  return fs::path(::testing::TempDir()) / ("mnist_app_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                                           "_" + std::to_string(getpid()));
 }
 
 AppRun run_app(const std::string& args) {
@@ -82,6 +84,9 @@ class AppTest : public ::testing::Test {
  protected:
   fs::path dir_ = test_dir() / "out";
   void SetUp() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(test_dir());  // a failed test's files stay for a look
+  }
 };
 
 TEST_F(AppTest, TrainsWritesEverythingAndIsReproducibleAcrossThreadCounts) {

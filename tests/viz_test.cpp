@@ -2,6 +2,7 @@
 // colours, well-formed SVG/PDF files, and bad input that must throw without leaving a file behind.
 // Set MT_VIZ_OUT=<dir> to keep the figures for a look.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cairo.h>
 
@@ -85,7 +86,8 @@ class VizTest : public ::testing::Test {
       keep_ = true;
     } else {
       dir_ = fs::temp_directory_path() /
-             ("mt_viz_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+             ("mt_viz_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+              std::to_string(getpid()));
     }
     fs::create_directories(dir_);
   }
