@@ -20,7 +20,7 @@ int num_threads();
 bool set_flush_denormal(bool on);
 
 // Below this many elementary operations a parallel region costs more than it saves (measured with
-// bench/bench_kernels on a 2-core EPYC: the fork/join is about 1-2 us).
+// bench/bench_gemm and bench_train on the 2-core EPYC VM: a fork and join costs about 2-4 us there).
 constexpr int64_t kParallelWork = 1 << 15;
 
 // Threads claim chunks instead of taking one fixed range each, so that a core that is slower or briefly busy
