@@ -528,7 +528,9 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   constexpr int NR = Blocking<T>::NR, MR = Blocking<T>::MR;
   Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false, nullptr};
   const int64_t work = m * n * k;
-  if (work < kGemmParallelWork || num_threads() == 1) {
+  // Inside a caller's own parallel region: run here. Only this function's own region hands out the
+  // workspace's slots by thread number, one slot per thread of num_threads().
+  if (work < kGemmParallelWork || num_threads() == 1 || omp_in_parallel()) {
     // A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A
     // is the smaller operand (a batch of 32 against a weight matrix), C^T = B^T A^T packs only A^T instead
     // and reads B^T (W) in place, with the same multiply-adds in the same order. Only on one thread: at 2
