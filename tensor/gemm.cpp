@@ -75,13 +75,18 @@ struct Blocking {
 // edge panel, then room for a B packed once for all threads. The same shapes ask for the same sizes, so a
 // steady-state training step finds all of it in the cache whichever threads take part; per-thread buffers
 // allocated the first time a thread joined in, which could be any step.
+// The sizes of one slot's three buffers, in elements; zero for a buffer gemm_block will not use.
+struct PackingSizes {
+  int64_t a, b, edge;
+};
+
 template <class T>
 class Workspace {
  public:
-  Workspace(int64_t a_size, int64_t b_size, int64_t edge_size, int slots, int64_t shared_b_size)
-      : a_size_(a_size),
-        b_size_(b_size),
-        slot_size_(round_up(a_size + b_size + edge_size, kLineElements)),  // slots on separate cache lines
+  Workspace(PackingSizes sizes, int slots, int64_t shared_b_size)
+      : a_size_(sizes.a),
+        b_size_(sizes.b),
+        slot_size_(round_up(sizes.a + sizes.b + sizes.edge, kLineElements)),  // slots on separate cache lines
         slots_(slots),
         bytes_(static_cast<std::size_t>(slot_size_ * slots + shared_b_size) * sizeof(T)),
         data_(static_cast<T*>(allocate(bytes_))) {}
@@ -443,7 +448,7 @@ struct Problem {
 
 // The packing buffers gemm_block needs for p, in elements, zero where it reads in place or gemm() packed B.
 template <class T>
-std::array<int64_t, 3> packing_sizes(const Problem<T>& p, int64_t m, int64_t n, bool b_packed_by_gemm) {
+PackingSizes packing_sizes(const Problem<T>& p, int64_t m, int64_t n, bool b_packed_by_gemm) {
   using B = Blocking<T>;
   const int64_t kc = std::min(B::KC, p.k);
   const bool direct_a = p.a.col_stride == 1 || p.a.row_stride == 1, direct_b = p.b.col_stride == 1;
@@ -541,8 +546,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
       p.transposed_c = true;
       std::swap(m, n);
     }
-    const auto [a_size, b_size, edge_size] = packing_sizes(p, m, n, false);
-    const Workspace<T> workspace(a_size, b_size, edge_size, 1, 0);
+    const Workspace<T> workspace(packing_sizes(p, m, n, false), 1, 0);
     p.workspace = &workspace;
     gemm_block(p, 0, 0, m, 0, n);
     return;
@@ -559,8 +563,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
   const int threads = num_threads();
   if (strips < threads * kChunksPerThread && panels >= threads) {
-    const auto [a_size, b_size, edge_size] = packing_sizes(p, m, n, false);
-    const Workspace<T> workspace(a_size, b_size, edge_size, threads, 0);
+    const Workspace<T> workspace(packing_sizes(p, m, n, false), threads, 0);
     p.workspace = &workspace;
     parallel_for(panels, work, [&](int64_t begin, int64_t end) {
       gemm_block(p, omp_get_thread_num(), 0, m, begin * NR, std::min(end * NR, n));
@@ -569,8 +572,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   }
   // Every chunk of rows reads all of B: a B that needs packing is packed once for all of them.
   const bool pack_all_b = p.b.col_stride != 1;
-  const auto [a_size, b_size, edge_size] = packing_sizes(p, m, n, pack_all_b);
-  const Workspace<T> workspace(a_size, b_size, edge_size, threads, pack_all_b ? panels * NR * k : 0);
+  const Workspace<T> workspace(packing_sizes(p, m, n, pack_all_b), threads, pack_all_b ? panels * NR * k : 0);
   p.workspace = &workspace;
   if (pack_all_b) {
     T* packed = workspace.shared_b();

@@ -79,8 +79,8 @@ Tensor reduce(const ReductionRows& r, Fold fold) {
 
 }  // namespace
 
-// Sums of kBlock adjacent outputs at once when the outputs are adjacent in memory (summing over the rows
-// of a matrix, as for a bias gradient): each step then loads kBlock contiguous elements, which vectorises,
+// Sums of kColumnBlock adjacent outputs at once when the outputs are adjacent in memory (summing over the rows
+// of a matrix, as for a bias gradient): each step then loads kColumnBlock contiguous elements, which vectorises,
 // where one output at a time would stride through memory. Every output still adds its elements in the same
 // order, so the result is the same as the plain fold's.
 constexpr int64_t kColumnBlock = 32;
