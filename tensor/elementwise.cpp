@@ -2,7 +2,7 @@
 #include <cmath>
 #include <string>
 
-#include "tensor/kernels.h"
+#include "tensor/elementwise.h"
 #include "tensor/strided.h"
 
 namespace mt {

@@ -1,7 +1,8 @@
 #include <string>
 
 #include "tensor/gemm.h"
-#include "tensor/kernels.h"
+#include "tensor/matmul.h"
+#include "tensor/reduce.h"
 #include "tensor/strided.h"
 
 namespace mt {

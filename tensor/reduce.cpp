@@ -4,7 +4,8 @@
 #include <limits>
 #include <string>
 
-#include "tensor/kernels.h"
+#include "tensor/elementwise.h"
+#include "tensor/reduce.h"
 #include "tensor/strided.h"
 
 namespace mt {

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <string>
 
-#include "tensor/kernels.h"
+#include "tensor/elementwise.h"
+#include "tensor/reduce.h"
+#include "tensor/softmax.h"
 #include "tensor/strided.h"
 
 namespace mt {
