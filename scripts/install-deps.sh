@@ -7,5 +7,5 @@ sudo_if_needed apt-get update -qq
 sudo_if_needed apt-get install -y -qq --no-install-recommends \
   g++ make cmake pkg-config ca-certificates \
   libgtest-dev libbenchmark-dev zlib1g-dev libcairo2-dev fonts-dejavu-core \
-  dataset-fashion-mnist >/dev/null
+  libopenmpi-dev openmpi-bin dataset-fashion-mnist >/dev/null
 echo "install-deps: done"
