@@ -61,6 +61,8 @@ struct AdamOptions {
 // t += 1; g += weight_decay p (Adam) or p *= 1 - lr weight_decay (AdamW)
 // m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 // p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// computed in one pass per element as p -= (lr sqrt(1 - beta2^t) / (1 - beta1^t)) m / (sqrt(v) + eps sqrt(1 - beta2^t)),
+// the same quantity with one division, within a few float32 roundings of PyTorch's result.
 class Adam : public Optimizer {
  public:
   Adam(std::vector<Var> params, const AdamOptions& options);
@@ -80,7 +82,6 @@ class Adam : public Optimizer {
   struct Segment {
     size_t param;
     int64_t start, count;
-    double step_size, bias_correction2_sqrt;
   };
   void update(const Segment& segment, int64_t offset, int64_t count);
 

@@ -35,3 +35,21 @@ for name, cls, kwargs in CONFIGS:
     values = W.detach().flatten().tolist() + b.detach().tolist()
     print(f"// {name}")
     print("{" + ", ".join(repr(v) for v in values) + "},")
+
+# Float32: Adam's update kernel in single precision, where its rounding shows. A parameter of 40 elements,
+# w_j = cos(0.3 j), gets the gradient g_j = sin(0.37 j + 1.9 t) * 10^-(j % 7) at step t = 1..12 (the loss
+# sum(w * g), whose gradient is g exactly), so some gradients are small enough for eps to matter.
+FLOAT32_CONFIGS = [
+    ("adam_float32", torch.optim.Adam, dict(lr=0.05)),
+    ("adamw_float32", torch.optim.AdamW, dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+]
+for name, cls, kwargs in FLOAT32_CONFIGS:
+    w = torch.tensor([math.cos(0.3 * j) for j in range(40)], dtype=torch.float32, requires_grad=True)
+    opt = cls([w], **kwargs)
+    for t in range(1, STEPS + 1):
+        g = torch.tensor([math.sin(0.37 * j + 1.9 * t) * 10.0 ** -(j % 7) for j in range(40)], dtype=torch.float32)
+        opt.zero_grad()
+        (w * g).sum().backward()
+        opt.step()
+    print(f"// {name}")
+    print("{" + ", ".join(repr(v) for v in w.detach().tolist()) + "},")
