@@ -1,0 +1,517 @@
+// Convolution on the packed GEMM, and pooling.
+//
+// conv2d unfolds one image at a time (im2col: row (c, u, v) of the unfolded matrix holds the input pixels that
+// kernel tap (u, v) of channel c meets at every output position) into a buffer of the calling thread and
+// multiplies the weight [O/G, C/G kh kw] by it, straight into the image's output rows. Threads take whole
+// images, so an unfolded image (C/G kh kw x OH OW, 225 KB for a 32-channel 3x3 layer on 14x14 maps) stays in
+// the thread's L2 cache between im2col and the GEMM, and the GEMMs inside run on that thread. A batch of one
+// image leaves the threads to the GEMM instead. 1x1 convolutions with stride 1 and no padding read the input
+// in place.
+//
+// Determinism: each output element of the forward pass and of the input gradient belongs to one image, which
+// one thread computes in a fixed order. The weight gradient sums over images: images are grouped into blocks
+// whose size depends on N alone, each block summed in image order by one thread, and the blocks added in
+// order at the end.
+#include "tensor/conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tensor/channels.h"
+#include "tensor/gemm.h"
+#include "tensor/parallel.h"
+
+namespace mt {
+namespace {
+
+std::string pair_str(std::array<int64_t, 2> v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
+
+struct ConvGeometry {
+  int64_t n, c, h, w;   // input
+  int64_t o, kh, kw;    // weight
+  int64_t oh, ow;       // output
+  int64_t groups, cg, og;
+  int64_t taps;         // cg kh kw: the GEMM depth, rows of an unfolded image
+  int64_t pixels;       // oh ow
+  Conv2dOptions opt;
+
+  // A 1x1 kernel with stride 1 and no padding: the input is its own unfolded matrix.
+  bool in_place() const {
+    return kh == 1 && kw == 1 && opt.stride[0] == 1 && opt.stride[1] == 1 && opt.padding[0] == 0 &&
+           opt.padding[1] == 0;
+  }
+};
+
+ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dOptions& opt, const char* op) {
+  const std::string shapes = std::string(op) + ": input " + x.str() + ", weight " + w.str();
+  if (x.size() != 4 || w.size() != 4)
+    throw Error(shapes + ": expected input [N, C, H, W] and weight [O, C/groups, kh, kw]");
+  for (int d = 0; d < 2; ++d) {
+    if (opt.stride[d] < 1 || opt.dilation[d] < 1 || opt.padding[d] < 0)
+      throw Error(std::string(op) + ": stride " + pair_str(opt.stride) + " and dilation " + pair_str(opt.dilation) +
+                  " must be positive and padding " + pair_str(opt.padding) + " not negative");
+  }
+  ConvGeometry g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], 0, 0, opt.groups, 0, 0, 0, 0, opt};
+  if (g.groups < 1 || g.c % g.groups != 0 || g.o % g.groups != 0)
+    throw Error(shapes + ": groups = " + std::to_string(g.groups) + " must divide both channel counts");
+  g.cg = g.c / g.groups;
+  g.og = g.o / g.groups;
+  if (w[1] != g.cg)
+    throw Error(shapes + ": the weight's dim 1 must be C/groups = " + std::to_string(g.cg));
+  g.oh = conv_output_size(g.h, g.kh, opt.stride[0], opt.padding[0], opt.dilation[0]);
+  g.ow = conv_output_size(g.w, g.kw, opt.stride[1], opt.padding[1], opt.dilation[1]);
+  if (g.oh < 1 || g.ow < 1 || g.kh < 1 || g.kw < 1)
+    throw Error(shapes + ", padding " + pair_str(opt.padding) + ", dilation " + pair_str(opt.dilation) +
+                ": the kernel does not fit the padded input");
+  g.taps = g.cg * g.kh * g.kw;
+  g.pixels = g.oh * g.ow;
+  return g;
+}
+
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw Error(std::string(op) + ": an operand is undefined");
+  if (a.dtype() != b.dtype()) throw Error(std::string(op) + ": dtypes differ: " + a.str() + " and " + b.str());
+}
+
+// Columns j of an output row whose input column j s + offset lies in [0, size): [first, last).
+struct Span {
+  int64_t first, last;
+};
+Span valid_columns(int64_t offset, int64_t stride, int64_t size, int64_t outputs) {
+  const int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const int64_t last = size - offset <= 0 ? 0 : (size - offset + stride - 1) / stride;
+  const int64_t a = std::min(first, outputs), b = std::clamp(last, a, outputs);
+  return {a, b};
+}
+
+// Visits every (row of the unfolded matrix, output row i) pair of one group of one image: fn(tap_row, i,
+// input row or nullptr when it lies in the padding, input column offset, valid columns).
+template <class T, class Fn>
+void for_each_unfolded_row(const ConvGeometry& g, T* image, Fn fn) {
+  const auto [sh, sw] = g.opt.stride;
+  const auto [ph, pw] = g.opt.padding;
+  const auto [dh, dw] = g.opt.dilation;
+  for (int64_t c = 0; c < g.cg; ++c)
+    for (int64_t u = 0; u < g.kh; ++u)
+      for (int64_t v = 0; v < g.kw; ++v) {
+        const int64_t row = (c * g.kh + u) * g.kw + v, offset = v * dw - pw;
+        const Span cols = valid_columns(offset, sw, g.w, g.ow);
+        for (int64_t i = 0; i < g.oh; ++i) {
+          const int64_t ih = i * sh - ph + u * dh;
+          T* in = ih >= 0 && ih < g.h ? image + (c * g.h + ih) * g.w : nullptr;
+          fn(row, i, in, offset, cols);
+        }
+      }
+}
+
+// cols[row, i OW + j] = image[c, i s - p + u d, j s - p + v d], 0 in the padding.
+template <class T>
+void im2col(const ConvGeometry& g, const T* image, T* cols) {
+  const int64_t sw = g.opt.stride[1];
+  for_each_unfolded_row(g, image, [&](int64_t row, int64_t i, const T* in, int64_t offset, Span span) {
+    T* out = cols + row * g.pixels + i * g.ow;
+    if (!in) {
+      std::fill(out, out + g.ow, T(0));
+      return;
+    }
+    std::fill(out, out + span.first, T(0));
+    if (sw == 1) {
+      std::copy(in + span.first + offset, in + span.last + offset, out + span.first);
+    } else {
+      for (int64_t j = span.first; j < span.last; ++j) out[j] = in[j * sw + offset];
+    }
+    std::fill(out + span.last, out + g.ow, T(0));
+  });
+}
+
+// The adjoint of im2col: image[c, ...] += cols[row, ...], in the same order every time.
+template <class T>
+void col2im(const ConvGeometry& g, const T* cols, T* image) {
+  const int64_t sw = g.opt.stride[1];
+  for_each_unfolded_row(g, image, [&](int64_t row, int64_t i, T* in, int64_t offset, Span span) {
+    if (!in) return;
+    const T* src = cols + row * g.pixels + i * g.ow;
+    for (int64_t j = span.first; j < span.last; ++j) in[j * sw + offset] += src[j];
+  });
+}
+
+// One unfolded-image buffer per thread, from the tensor cache, taken before the threads start.
+template <class T>
+class ThreadBuffers {
+ public:
+  explicit ThreadBuffers(int64_t elements)
+      : nested_(omp_in_parallel()),
+        elements_(elements),
+        storage_(Tensor::empty({nested_ ? 1 : num_threads(), elements}, dtype_of<T>())) {}
+  T* mine() const { return storage_.data<T>() + (nested_ ? 0 : omp_get_thread_num()) * elements_; }
+
+ private:
+  bool nested_;
+  int64_t elements_;
+  Tensor storage_;
+};
+
+template <class T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  const bool in_place = g.in_place();
+  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels);
+  parallel_for(g.n, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
+    T* cols = buffers.mine();
+    for (int64_t n = begin; n < end; ++n) {
+      T* out = y + n * g.o * g.pixels;
+      if (b)
+        for (int64_t o = 0; o < g.o; ++o) std::fill(out + o * g.pixels, out + (o + 1) * g.pixels, b[o]);
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const T* image = x + (n * g.c + grp * g.cg) * g.h * g.w;
+        if (!in_place) im2col(g, image, cols);
+        detail::gemm<T>(g.og, g.pixels, g.taps, {w + grp * g.og * g.taps, g.taps, 1},
+                        {in_place ? image : cols, g.pixels, 1}, out + grp * g.og * g.pixels, g.pixels, b != nullptr);
+      }
+    }
+  });
+}
+
+template <class T>
+void conv2d_input_grad(const ConvGeometry& g, const T* grad, const T* w, T* dx) {
+  const bool in_place = g.in_place();
+  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels);
+  parallel_for(g.n, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
+    T* cols = buffers.mine();
+    for (int64_t n = begin; n < end; ++n) {
+      T* image = dx + n * g.c * g.h * g.w;
+      if (!in_place) std::fill(image, image + g.c * g.h * g.w, T(0));
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        T* target = image + grp * g.cg * g.h * g.w;
+        // d(unfolded) = W_g^T g_n: the transposed weight is read in place.
+        detail::gemm<T>(g.taps, g.pixels, g.og, {w + grp * g.og * g.taps, 1, g.taps},
+                        {grad + (n * g.o + grp * g.og) * g.pixels, g.pixels, 1}, in_place ? target : cols, g.pixels,
+                        false);
+        if (!in_place) col2im(g, cols, target);
+      }
+    }
+  });
+}
+
+// Images per block of the weight gradient: at least 4, at most 16 blocks.
+int64_t weight_grad_block(int64_t n) { return std::max<int64_t>(4, (n + 15) / 16); }
+
+template <class T>
+void conv2d_weight_grad(const ConvGeometry& g, const T* grad, const T* x, T* dw) {
+  const bool in_place = g.in_place();
+  const int64_t block = weight_grad_block(g.n), blocks = (g.n + block - 1) / block;
+  const int64_t weight_size = g.o * g.taps;
+  const Tensor partials = blocks > 1 ? Tensor::empty({blocks, weight_size}, dtype_of<T>()) : Tensor();
+  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels);
+  parallel_for(blocks, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
+    T* cols = buffers.mine();
+    for (int64_t blk = begin; blk < end; ++blk) {
+      T* sum = blocks > 1 ? partials.data<T>() + blk * weight_size : dw;
+      for (int64_t n = blk * block; n < std::min(g.n, (blk + 1) * block); ++n)
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          const T* image = x + (n * g.c + grp * g.cg) * g.h * g.w;
+          if (!in_place) im2col(g, image, cols);
+          // dW_g += g_n unfolded^T: the unfolded image is read transposed (the GEMM packs it).
+          detail::gemm<T>(g.og, g.taps, g.pixels, {grad + (n * g.o + grp * g.og) * g.pixels, g.pixels, 1},
+                          {in_place ? image : cols, 1, g.pixels}, sum + grp * g.og * g.taps, g.taps,
+                          n > blk * block);
+        }
+    }
+  });
+  if (blocks == 1) return;
+  const T* p = partials.data<T>();
+  parallel_for(weight_size, weight_size * blocks, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T total = p[i];
+      for (int64_t blk = 1; blk < blocks; ++blk) total += p[blk * weight_size + i];
+      dw[i] = total;
+    }
+  });
+}
+
+// --- pooling ----------------------------------------------------------------------------------------------
+
+struct PoolGeometry {
+  int64_t planes, h, w, oh, ow;
+  std::array<int64_t, 2> kernel, stride, padding;
+  bool count_include_pad;
+};
+
+PoolGeometry pool_geometry(const Shape& x, const Pool2dOptions& opt, const char* op) {
+  if (x.size() != 4) throw Error(std::string(op) + ": expected input [N, C, H, W], got " + x.str());
+  PoolGeometry g{x[0] * x[1], x[2], x[3], 0, 0, opt.kernel, opt.stride, opt.padding, opt.count_include_pad};
+  for (int d = 0; d < 2; ++d) {
+    if (g.stride[d] == 0) g.stride[d] = g.kernel[d];
+    if (g.kernel[d] < 1 || g.stride[d] < 1 || g.padding[d] < 0 || 2 * g.padding[d] > g.kernel[d])
+      throw Error(std::string(op) + ": kernel " + pair_str(g.kernel) + " and stride " + pair_str(g.stride) +
+                  " must be positive and padding " + pair_str(g.padding) + " at most half the kernel");
+  }
+  g.oh = conv_output_size(g.h, g.kernel[0], g.stride[0], g.padding[0], 1);
+  g.ow = conv_output_size(g.w, g.kernel[1], g.stride[1], g.padding[1], 1);
+  if (g.oh < 1 || g.ow < 1)
+    throw Error(std::string(op) + ": kernel " + pair_str(g.kernel) + " is larger than the padded input " + x.str());
+  return g;
+}
+
+// The window of output (i, j), clipped to the input: rows [r0, r1), columns [c0, c1); `full` is its size
+// clipped to the padded input instead (the count_include_pad divisor).
+struct Window {
+  int64_t r0, r1, c0, c1, full;
+};
+Window pool_window(const PoolGeometry& g, int64_t i, int64_t j) {
+  const int64_t r = i * g.stride[0] - g.padding[0], c = j * g.stride[1] - g.padding[1];
+  const int64_t r_end = std::min(r + g.kernel[0], g.h + g.padding[0]);
+  const int64_t c_end = std::min(c + g.kernel[1], g.w + g.padding[1]);
+  return {std::max<int64_t>(r, 0), std::min(r_end, g.h), std::max<int64_t>(c, 0), std::min(c_end, g.w),
+          (r_end - r) * (c_end - c)};
+}
+
+// Offset in the plane of the window's first maximum, or of its first NaN.
+template <class T>
+int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
+  int64_t best = win.r0 * width + win.c0;
+  T value = plane[best];
+  if (std::isnan(value)) return best;
+  for (int64_t r = win.r0; r < win.r1; ++r)
+    for (int64_t c = win.c0; c < win.c1; ++c) {
+      const T v = plane[r * width + c];
+      if (std::isnan(v)) return r * width + c;
+      if (v > value) value = v, best = r * width + c;
+    }
+  return best;
+}
+
+// Calls fn(input plane, output plane) for every (n, c) plane, in parallel.
+template <class T, class Fn>
+void for_each_plane(const PoolGeometry& g, int64_t in_plane, int64_t out_plane, Fn fn) {
+  parallel_for(g.planes, g.planes * g.oh * g.ow * g.kernel[0] * g.kernel[1], [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) fn(p * in_plane, p * out_plane);
+  });
+}
+
+template <class Visit>
+void for_each_window(const PoolGeometry& g, Visit visit) {
+  for (int64_t i = 0; i < g.oh; ++i)
+    for (int64_t j = 0; j < g.ow; ++j) visit(i * g.ow + j, pool_window(g, i, j));
+}
+
+double window_divisor(const PoolGeometry& g, const Window& win) {
+  return static_cast<double>(g.count_include_pad ? win.full : (win.r1 - win.r0) * (win.c1 - win.c0));
+}
+
+Shape pooled_shape(const Shape& x, int64_t oh, int64_t ow) { return {x[0], x[1], oh, ow}; }
+
+void check_grad_shape(const char* op, const Tensor& g, const Shape& expected) {
+  if (!g.defined()) throw Error(std::string(op) + ": the gradient is undefined");
+  if (g.shape() != expected)
+    throw Error(std::string(op) + ": gradient " + g.shape().str() + " does not match the output " + expected.str());
+}
+
+// Rows [floor(i size / out), ceil((i + 1) size / out)).
+std::pair<int64_t, int64_t> adaptive_range(int64_t i, int64_t size, int64_t out) {
+  return {i * size / out, ((i + 1) * size + out - 1) / out};
+}
+
+}  // namespace
+
+int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation) {
+  const int64_t span = in + 2 * padding - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
+  check_same_dtype("conv2d", x, weight);
+  const ConvGeometry g = conv_geometry(x.shape(), weight.shape(), options, "conv2d");
+  if (bias.defined() && (bias.dtype() != x.dtype() || bias.dim() != 1 || bias.size(0) != g.o))
+    throw Error("conv2d: bias " + bias.str() + " does not fit weight " + weight.str());
+  Tensor y = Tensor::empty({g.n, g.o, g.oh, g.ow}, x.dtype());
+  const Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    conv2d_forward<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.data<T>());
+  });
+  return y;
+}
+
+Tensor conv2d_backward_input(const Tensor& g, const Tensor& weight, const Shape& input_shape,
+                             const Conv2dOptions& options) {
+  check_same_dtype("conv2d_backward_input", g, weight);
+  const ConvGeometry geo = conv_geometry(input_shape, weight.shape(), options, "conv2d_backward_input");
+  check_grad_shape("conv2d_backward_input", g, {geo.n, geo.o, geo.oh, geo.ow});
+  Tensor dx = Tensor::empty(input_shape, g.dtype());
+  const Tensor gc = g.contiguous(), wc = weight.contiguous();
+  dispatch_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    conv2d_input_grad<T>(geo, gc.data<T>(), wc.data<T>(), dx.data<T>());
+  });
+  return dx;
+}
+
+Tensor conv2d_backward_weight(const Tensor& g, const Tensor& x, const Shape& weight_shape,
+                              const Conv2dOptions& options) {
+  check_same_dtype("conv2d_backward_weight", g, x);
+  const ConvGeometry geo = conv_geometry(x.shape(), weight_shape, options, "conv2d_backward_weight");
+  check_grad_shape("conv2d_backward_weight", g, {geo.n, geo.o, geo.oh, geo.ow});
+  Tensor dw = Tensor::empty(weight_shape, g.dtype());
+  if (geo.n == 0) return dw.fill_(0), dw;
+  const Tensor gc = g.contiguous(), xc = x.contiguous();
+  dispatch_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    conv2d_weight_grad<T>(geo, gc.data<T>(), xc.data<T>(), dw.data<T>());
+  });
+  return dw;
+}
+
+Tensor channel_sum(const Tensor& g) {
+  if (!g.defined() || g.dim() < 2) throw Error("channel_sum: expected [N, C, ...], got " + (g.defined() ? g.str() : std::string("an undefined tensor")));
+  const Tensor gc = g.contiguous();
+  const int64_t n = g.size(0), c = g.size(1), spatial = n * c != 0 ? g.numel() / (n * c) : 0;
+  Tensor out = Tensor::empty({c}, g.dtype());
+  dispatch_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = gc.data<T>();
+    T* dst = out.data<T>();
+    parallel_for(c, g.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t ch = begin; ch < end; ++ch)
+        dst[ch] = static_cast<T>(detail::channel_fold(n, c, spatial, ch, [&](int64_t i) { return src[i]; }));
+    });
+  });
+  return out;
+}
+
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
+  if (!x.defined()) throw Error("max_pool2d: the input is undefined");
+  const PoolGeometry g = pool_geometry(x.shape(), options, "max_pool2d");
+  Tensor y = Tensor::empty(pooled_shape(x.shape(), g.oh, g.ow), x.dtype());
+  const Tensor xc = x.contiguous();
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = xc.data<T>();
+    T* dst = y.data<T>();
+    for_each_plane<T>(g, g.h * g.w, g.oh * g.ow, [&](int64_t in, int64_t out) {
+      for_each_window(g, [&](int64_t o, const Window& win) { dst[out + o] = src[in + window_argmax(src + in, g.w, win)]; });
+    });
+  });
+  return y;
+}
+
+Tensor max_pool2d_backward(const Tensor& g, const Tensor& x, const Pool2dOptions& options) {
+  check_same_dtype("max_pool2d_backward", g, x);
+  const PoolGeometry geo = pool_geometry(x.shape(), options, "max_pool2d_backward");
+  check_grad_shape("max_pool2d_backward", g, pooled_shape(x.shape(), geo.oh, geo.ow));
+  Tensor dx = Tensor::zeros(x.shape(), x.dtype());
+  const Tensor xc = x.contiguous(), gc = g.contiguous();
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = xc.data<T>();
+    const T* grad = gc.data<T>();
+    T* dst = dx.data<T>();
+    for_each_plane<T>(geo, geo.h * geo.w, geo.oh * geo.ow, [&](int64_t in, int64_t out) {
+      for_each_window(geo, [&](int64_t o, const Window& win) { dst[in + window_argmax(src + in, geo.w, win)] += grad[out + o]; });
+    });
+  });
+  return dx;
+}
+
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
+  if (!x.defined()) throw Error("avg_pool2d: the input is undefined");
+  const PoolGeometry g = pool_geometry(x.shape(), options, "avg_pool2d");
+  Tensor y = Tensor::empty(pooled_shape(x.shape(), g.oh, g.ow), x.dtype());
+  const Tensor xc = x.contiguous();
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = xc.data<T>();
+    T* dst = y.data<T>();
+    for_each_plane<T>(g, g.h * g.w, g.oh * g.ow, [&](int64_t in, int64_t out) {
+      for_each_window(g, [&](int64_t o, const Window& win) {
+        double s = 0;
+        for (int64_t r = win.r0; r < win.r1; ++r)
+          for (int64_t c = win.c0; c < win.c1; ++c) s += src[in + r * g.w + c];
+        dst[out + o] = static_cast<T>(s / window_divisor(g, win));
+      });
+    });
+  });
+  return y;
+}
+
+Tensor avg_pool2d_backward(const Tensor& g, const Shape& input_shape, const Pool2dOptions& options) {
+  const PoolGeometry geo = pool_geometry(input_shape, options, "avg_pool2d_backward");
+  check_grad_shape("avg_pool2d_backward", g, pooled_shape(input_shape, geo.oh, geo.ow));
+  Tensor dx = Tensor::zeros(input_shape, g.dtype());
+  const Tensor gc = g.contiguous();
+  dispatch_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* grad = gc.data<T>();
+    T* dst = dx.data<T>();
+    for_each_plane<T>(geo, geo.h * geo.w, geo.oh * geo.ow, [&](int64_t in, int64_t out) {
+      for_each_window(geo, [&](int64_t o, const Window& win) {
+        const T share = static_cast<T>(grad[out + o] / window_divisor(geo, win));
+        for (int64_t r = win.r0; r < win.r1; ++r)
+          for (int64_t c = win.c0; c < win.c1; ++c) dst[in + r * geo.w + c] += share;
+      });
+    });
+  });
+  return dx;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
+  if (!x.defined() || x.dim() != 4)
+    throw Error("adaptive_avg_pool2d: expected input [N, C, H, W], got " + (x.defined() ? x.shape().str() : std::string("an undefined tensor")));
+  const auto [oh, ow] = output_size;
+  const int64_t h = x.size(2), w = x.size(3);
+  if (oh < 1 || ow < 1 || h < 1 || w < 1)
+    throw Error("adaptive_avg_pool2d: output size " + pair_str(output_size) + " for input " + x.shape().str() +
+                ": both must be positive");
+  Tensor y = Tensor::empty(pooled_shape(x.shape(), oh, ow), x.dtype());
+  const Tensor xc = x.contiguous();
+  const int64_t planes = x.size(0) * x.size(1);
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = xc.data<T>();
+    T* dst = y.data<T>();
+    parallel_for(planes, x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p)
+        for (int64_t i = 0; i < oh; ++i)
+          for (int64_t j = 0; j < ow; ++j) {
+            const auto [r0, r1] = adaptive_range(i, h, oh);
+            const auto [c0, c1] = adaptive_range(j, w, ow);
+            double s = 0;
+            for (int64_t r = r0; r < r1; ++r)
+              for (int64_t c = c0; c < c1; ++c) s += src[p * h * w + r * w + c];
+            dst[(p * oh + i) * ow + j] = static_cast<T>(s / static_cast<double>((r1 - r0) * (c1 - c0)));
+          }
+    });
+  });
+  return y;
+}
+
+Tensor adaptive_avg_pool2d_backward(const Tensor& g, const Shape& input_shape) {
+  if (!g.defined() || g.dim() != 4 || input_shape.size() != 4 || g.size(0) != input_shape[0] ||
+      g.size(1) != input_shape[1])
+    throw Error("adaptive_avg_pool2d_backward: gradient " + (g.defined() ? g.shape().str() : std::string("undefined")) +
+                " does not fit input " + input_shape.str());
+  const int64_t oh = g.size(2), ow = g.size(3), h = input_shape[2], w = input_shape[3];
+  Tensor dx = Tensor::zeros(input_shape, g.dtype());
+  const Tensor gc = g.contiguous();
+  const int64_t planes = input_shape[0] * input_shape[1];
+  dispatch_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* grad = gc.data<T>();
+    T* dst = dx.data<T>();
+    parallel_for(planes, dx.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p)
+        for (int64_t i = 0; i < oh; ++i)
+          for (int64_t j = 0; j < ow; ++j) {
+            const auto [r0, r1] = adaptive_range(i, h, oh);
+            const auto [c0, c1] = adaptive_range(j, w, ow);
+            const T share = static_cast<T>(grad[(p * oh + i) * ow + j] / static_cast<double>((r1 - r0) * (c1 - c0)));
+            for (int64_t r = r0; r < r1; ++r)
+              for (int64_t c = c0; c < c1; ++c) dst[p * h * w + r * w + c] += share;
+          }
+    });
+  });
+  return dx;
+}
+
+}  // namespace mt

@@ -1,0 +1,151 @@
+// Batch norm: per-channel statistics by one thread per channel (detail::channel_fold), then elementwise passes
+// split by rows of [N C, S].
+#include "tensor/norm.h"
+
+#include <string>
+
+#include "tensor/channels.h"
+#include "tensor/parallel.h"
+
+namespace mt {
+namespace {
+
+// x as [N, C, S], contiguous.
+struct ChannelLayout {
+  Tensor data;
+  int64_t n, c, s;
+};
+
+ChannelLayout channel_layout(const Tensor& x, const char* op) {
+  if (!x.defined() || x.dim() < 2)
+    throw Error(std::string(op) + ": expected an input [N, C, ...], got " +
+                (x.defined() ? x.shape().str() : std::string("an undefined tensor")));
+  const int64_t n = x.size(0), c = x.size(1);
+  return {x.contiguous(), n, c, n * c != 0 ? x.numel() / (n * c) : 0};
+}
+
+// Checks that t is undefined (when optional) or a [C] vector of x's dtype.
+void check_channel_vector(const char* op, const char* name, const Tensor& t, const Tensor& x, bool optional) {
+  if (!t.defined() && optional) return;
+  if (!t.defined() || t.dim() != 1 || t.size(0) != x.size(1) || t.dtype() != x.dtype())
+    throw Error(std::string(op) + ": " + name + " " + (t.defined() ? t.str() : std::string("undefined")) +
+                " must be a " + dtype_name(x.dtype()) + " vector of the " + std::to_string(x.size(1)) +
+                " channels of input " + x.shape().str());
+}
+
+Tensor contiguous_if_defined(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
+
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+ChannelMoments channel_moments(const Tensor& x) {
+  const ChannelLayout l = channel_layout(x, "channel_moments");
+  ChannelMoments m{Tensor::empty({l.c}, x.dtype()), Tensor::empty({l.c}, x.dtype())};
+  if (l.n * l.s == 0) throw Error("channel_moments: input " + x.shape().str() + " has no elements per channel");
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = l.data.data<T>();
+    T* mean = m.mean.data<T>();
+    T* var = m.var.data<T>();
+    const double count = static_cast<double>(l.n * l.s);
+    parallel_for(l.c, 2 * x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        const double mu = detail::channel_fold(l.n, l.c, l.s, c, [&](int64_t i) { return src[i]; }) / count;
+        const double ss = detail::channel_fold(l.n, l.c, l.s, c, [&](int64_t i) {
+          const double d = static_cast<double>(src[i]) - mu;
+          return d * d;
+        });
+        mean[c] = static_cast<T>(mu);
+        var[c] = static_cast<T>(ss / count);
+      }
+    });
+  });
+  return m;
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                  const Tensor& bias) {
+  const ChannelLayout l = channel_layout(x, "batch_norm");
+  check_channel_vector("batch_norm", "mean", mean, x, false);
+  check_channel_vector("batch_norm", "invstd", invstd, x, false);
+  check_channel_vector("batch_norm", "weight", weight, x, true);
+  check_channel_vector("batch_norm", "bias", bias, x, true);
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const Tensor vectors[] = {mean.contiguous(), invstd.contiguous(), contiguous_if_defined(weight),
+                            contiguous_if_defined(bias)};
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = l.data.data<T>();
+    const T *mu = vectors[0].data<T>(), *is = vectors[1].data<T>();
+    const T *w = data_or_null<T>(vectors[2]), *b = data_or_null<T>(vectors[3]);
+    T* dst = y.data<T>();
+    parallel_for(l.n * l.c, x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t c = row % l.c;
+        const T scale = w ? is[c] * w[c] : is[c], shift = b ? b[c] : T(0), m = mu[c];
+        const T* in = src + row * l.s;
+        T* out = dst + row * l.s;
+        for (int64_t s = 0; s < l.s; ++s) out[s] = (in[s] - m) * scale + shift;
+      }
+    });
+  });
+  return y;
+}
+
+BatchNormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                                   const Tensor& weight, bool batch_statistics, bool need_input) {
+  const ChannelLayout l = channel_layout(x, "batch_norm_backward");
+  if (!g.defined() || g.shape() != x.shape() || g.dtype() != x.dtype())
+    throw Error("batch_norm_backward: gradient " + (g.defined() ? g.str() : std::string("undefined")) +
+                " does not match input " + x.str());
+  check_channel_vector("batch_norm_backward", "mean", mean, x, false);
+  check_channel_vector("batch_norm_backward", "invstd", invstd, x, false);
+  check_channel_vector("batch_norm_backward", "weight", weight, x, true);
+  const Tensor gc = g.contiguous();
+  const Tensor vectors[] = {mean.contiguous(), invstd.contiguous(), contiguous_if_defined(weight)};
+  BatchNormGrads grads{need_input ? Tensor::empty(x.shape(), x.dtype()) : Tensor(), Tensor::empty({l.c}, x.dtype()),
+                       Tensor::empty({l.c}, x.dtype())};
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T *src = l.data.data<T>(), *grad = gc.data<T>();
+    const T *mu = vectors[0].data<T>(), *is = vectors[1].data<T>(), *w = data_or_null<T>(vectors[2]);
+    T *dweight = grads.weight.data<T>(), *dbias = grads.bias.data<T>();
+    parallel_for(l.c, 2 * x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        const double m = mu[c];
+        dbias[c] = static_cast<T>(detail::channel_fold(l.n, l.c, l.s, c, [&](int64_t i) { return grad[i]; }));
+        const double gx = detail::channel_fold(l.n, l.c, l.s, c, [&](int64_t i) {
+          return static_cast<double>(grad[i]) * (static_cast<double>(src[i]) - m);
+        });
+        dweight[c] = static_cast<T>(gx * is[c]);
+      }
+    });
+    if (!need_input) return;
+    const T* sum_g = dbias;
+    const T* sum_gx = dweight;  // sum g xhat
+    T* dx = grads.input.data<T>();
+    const T count = static_cast<T>(l.n * l.s);
+    parallel_for(l.n * l.c, x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t c = row % l.c;
+        const T scale = w ? is[c] * w[c] : is[c], m = mu[c];
+        const T* gin = grad + row * l.s;
+        T* out = dx + row * l.s;
+        if (!batch_statistics) {
+          for (int64_t s = 0; s < l.s; ++s) out[s] = gin[s] * scale;
+          continue;
+        }
+        const T* in = src + row * l.s;
+        const T mean_g = sum_g[c] / count, k = is[c] * sum_gx[c] / count;
+        for (int64_t s = 0; s < l.s; ++s) out[s] = (gin[s] - mean_g - (in[s] - m) * k) * scale;
+      }
+    });
+  });
+  return grads;
+}
+
+}  // namespace mt
