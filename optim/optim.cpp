@@ -91,6 +91,13 @@ void Optimizer::set_learning_rate(double lr) {
   lr_ = lr;
 }
 
+void Optimizer::set_initial_learning_rate(double lr) {
+  check(lr >= 0, "Optimizer", "the initial learning rate must be >= 0, got " + std::to_string(lr));
+  initial_lr_ = lr;
+}
+
+void Optimizer::set_momentum(double) { throw Error("Optimizer: this optimizer has no momentum to set"); }
+
 void Optimizer::zero_grad() {
   for (const Var& p : params_) p.zero_grad();
 }
@@ -101,6 +108,12 @@ SGD::SGD(std::vector<Var> params, const SGDOptions& options)
   check(options.weight_decay >= 0, "SGD", "weight_decay must be >= 0, got " + std::to_string(options.weight_decay));
   check(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD",
         "nesterov needs momentum > 0 and dampening == 0");
+}
+
+void SGD::set_momentum(double momentum) {
+  check(momentum >= 0, "SGD", "momentum must be >= 0, got " + std::to_string(momentum));
+  check(!options_.nesterov || momentum > 0, "SGD", "nesterov needs momentum > 0");
+  options_.momentum = momentum;
 }
 
 void SGD::step() {
@@ -142,6 +155,11 @@ Adam::Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled)
   check(options.beta2 >= 0 && options.beta2 < 1, name, "beta2 must be in [0, 1), got " + std::to_string(options.beta2));
   check(options.eps >= 0, name, "eps must be >= 0, got " + std::to_string(options.eps));
   check(options.weight_decay >= 0, name, "weight_decay must be >= 0, got " + std::to_string(options.weight_decay));
+}
+
+void Adam::set_momentum(double beta1) {
+  check(beta1 >= 0 && beta1 < 1, decoupled_ ? "AdamW" : "Adam", "beta1 must be in [0, 1), got " + std::to_string(beta1));
+  options_.beta1 = beta1;
 }
 
 void Adam::step() {

@@ -4,6 +4,7 @@
 // The update is one fused, parallel pass over each parameter's elements; state tensors are created at a
 // parameter's first step and reused, so later steps allocate nothing. Gradients are read, never written.
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "autograd/var.h"
@@ -24,9 +25,21 @@ class Optimizer {
   void set_learning_rate(double lr);  // for schedules; takes effect at the next step()
   const std::vector<Var>& parameters() const { return params_; }
 
+  // The rate a schedule scales (PyTorch's group["initial_lr"]): the first scheduler attached records the
+  // learning rate here, so the next ones (a SequentialLR's later phases) start from it, not from what the
+  // first one set.
+  std::optional<double> initial_learning_rate() const { return initial_lr_; }
+  void set_initial_learning_rate(double lr);
+
+  // The momentum OneCycleLR cycles against the learning rate: SGD's momentum, Adam's beta1. An optimizer
+  // without one returns nullopt and throws from set_momentum().
+  virtual std::optional<double> momentum() const { return std::nullopt; }
+  virtual void set_momentum(double momentum);
+
  protected:
   std::vector<Var> params_;
   double lr_;
+  std::optional<double> initial_lr_;
 };
 
 struct SGDOptions {
@@ -45,6 +58,8 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Var> params, const SGDOptions& options);
   void step() override;
+  std::optional<double> momentum() const override { return options_.momentum; }
+  void set_momentum(double momentum) override;
 
  private:
   SGDOptions options_;
@@ -67,6 +82,8 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Var> params, const AdamOptions& options);
   void step() override;
+  std::optional<double> momentum() const override { return options_.beta1; }  // beta1
+  void set_momentum(double beta1) override;
 
  protected:
   Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled);
