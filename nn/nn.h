@@ -1,7 +1,8 @@
 #pragma once
 // The nn module's public header: Module (module.h), the layers (layers.h), their functional forms
-// (functional.h), initialisers (init.h) and checkpoints (checkpoint.h).
+// (functional.h), initialisers (init.h), checkpoints (checkpoint.h) and gradient clipping (clip_grad.h).
 #include "nn/checkpoint.h"
+#include "nn/clip_grad.h"
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/layers.h"

@@ -447,5 +447,89 @@ TEST_F(NnCheckpoint, SaveIntoAMissingOrUnwritableDirectoryFails) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);
 }
 
+// Gradient clipping against torch.nn.utils (tests/reference/clip_grad_reference.py), float64.
+struct ClipReference {
+  std::string name;
+  double limit, norm_type, total;  // norm_type: 0 for clip_grad_value_, -1 for inf
+  std::vector<double> clipped;     // A then b
+};
+
+const std::vector<ClipReference> kClipReferences = {
+#include "reference/clip_grad_reference.inc"
+};
+
+// The script's two parameters, their gradients set by a backward: d/dA sum(A * GA) = GA.
+struct ClipProblem {
+  Var a, b;
+  explicit ClipProblem(DType dtype = DType::Float64) {
+    std::vector<double> ga, gb;
+    for (int i = 0; i < 12; ++i) ga.push_back(2 * std::sin(0.37 * i + 0.1));
+    for (int i = 0; i < 5; ++i) gb.push_back(3 * std::cos(0.91 * i));
+    a = Var(Tensor::zeros({3, 4}, dtype), true);
+    b = Var(Tensor::zeros({5}, dtype), true);
+    const Var GA(Tensor::from_vector(ga, {3, 4}).to(dtype)), GB(Tensor::from_vector(gb, {5}).to(dtype));
+    (sum(a * GA) + sum(b * GB)).backward();
+  }
+  std::vector<double> grads() const {
+    std::vector<double> out = a.grad().to_vector();
+    const std::vector<double> rest = b.grad().to_vector();
+    out.insert(out.end(), rest.begin(), rest.end());
+    return out;
+  }
+};
+
+TEST(ClipGrad, NormAndValueMatchPyTorch) {
+  ASSERT_EQ(kClipReferences.size(), 6u);
+  for (const ClipReference& ref : kClipReferences) {
+    ClipProblem p;
+    const std::vector<Var> params{p.a, p.b};
+    if (ref.norm_type == 0) {
+      nn::clip_grad_value_(params, ref.limit);
+    } else {
+      const double total = nn::clip_grad_norm_(params, ref.limit, ref.norm_type < 0 ? nn::kInfNorm : ref.norm_type);
+      EXPECT_NEAR(total, ref.total, 1e-14 * ref.total) << ref.name;
+    }
+    const std::vector<double> got = p.grads();
+    ASSERT_EQ(got.size(), ref.clipped.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], ref.clipped[i], 1e-14) << ref.name << " element " << i;
+  }
+}
+
+TEST(ClipGrad, Float32GradientsClipLikeTheFloat64Reference) {
+  ClipProblem p(DType::Float32);
+  const ClipReference& ref = kClipReferences[0];
+  EXPECT_NEAR(nn::clip_grad_norm_(std::vector<Var>{p.a, p.b}, ref.limit), ref.total, 1e-6 * ref.total);
+  const std::vector<double> got = p.grads();
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], ref.clipped[i], 1e-6) << i;
+}
+
+TEST(ClipGrad, OneGradientHeldByTwoLeavesIsScaledOnce) {
+  // add's backward hands the same gradient tensor to both inputs: the two grads are one memory.
+  Var x(Tensor::zeros({4}, DType::Float64), true), y(Tensor::zeros({4}, DType::Float64), true);
+  (x + y).backward(Tensor::from_vector(std::vector<double>{3, 0, 4, 0}, {4}));
+  ASSERT_TRUE(x.grad().shares_storage_with(y.grad()));
+  const double total = nn::clip_grad_norm_(std::vector<Var>{x, y}, 1.0);
+  EXPECT_NEAR(total, 5 * std::sqrt(2.0), 1e-14);  // both count in the norm
+  const double coef = 1.0 / (5 * std::sqrt(2.0) + 1e-6);
+  EXPECT_NEAR(x.grad().to_vector()[0], 3 * coef, 1e-15);  // scaled once, not coef^2
+  EXPECT_NEAR(y.grad().to_vector()[2], 4 * coef, 1e-15);
+}
+
+TEST(ClipGrad, SkipsParametersWithoutGradientsAndReportsNonFiniteNorms) {
+  Var unused(Tensor::ones({2}, DType::Float64), true);
+  EXPECT_EQ(nn::clip_grad_norm_(std::vector<Var>{unused}, 1.0), 0.0);
+  EXPECT_FALSE(unused.grad().defined());
+
+  Var w(Tensor::zeros({3}, DType::Float64), true);
+  (w * 1.0).backward(Tensor::from_vector(std::vector<double>{1, NAN, 2}, {3}));
+  EXPECT_THROW(nn::clip_grad_norm_(std::vector<Var>{w}, 1.0, 2.0, true), Error);
+  EXPECT_TRUE(std::isnan(nn::clip_grad_norm_(std::vector<Var>{w}, 1.0, nn::kInfNorm)));  // a NaN is not dropped
+  EXPECT_TRUE(std::isnan(w.grad().to_vector()[0]));  // PyTorch's outcome: the NaN coefficient spreads
+
+  EXPECT_THROW(nn::clip_grad_norm_(std::vector<Var>{w}, 1.0, 0.0), Error);
+  EXPECT_THROW(nn::clip_grad_norm_(std::vector<Var>{w}, -1.0), Error);
+  EXPECT_THROW(nn::clip_grad_value_(std::vector<Var>{w}, -0.5), Error);
+}
+
 }  // namespace
 }  // namespace mt
