@@ -9,9 +9,11 @@
 #include <cstddef>
 #include <string_view>
 
+#include "autograd/conv.h"
 #include "autograd/elementwise.h"
 #include "autograd/linalg.h"
 #include "autograd/loss.h"
+#include "autograd/norm.h"
 #include "autograd/reduce.h"
 #include "autograd/shape.h"
 
@@ -29,6 +31,7 @@ constexpr std::array<std::string_view, (N + ...)> join_op_lists(const std::strin
 }  // namespace detail
 
 // The names of every op, for tests that must cover them all.
-inline constexpr auto kOps = detail::join_op_lists(kElementwiseOps, kReduceOps, kShapeOps, kLinalgOps, kLossOps);
+inline constexpr auto kOps = detail::join_op_lists(kElementwiseOps, kReduceOps, kShapeOps, kLinalgOps, kLossOps,
+                                                    kConvOps, kNormOps);
 
 }  // namespace mt

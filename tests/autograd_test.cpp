@@ -30,6 +30,55 @@ struct Case {
 
 using BinaryOp = Var (*)(const Var&, const Var&);
 
+// Convolution, pooling and batch norm: contiguous, non-contiguous (transposed H and W) and batch-1 inputs.
+void add_conv_cases(std::map<std::string, std::vector<Case>>& cases) {
+  const Conv2dOptions strided{.stride = {2, 1}, .padding = {1, 2}, .dilation = {2, 1}, .groups = 2};
+  auto conv = [](Conv2dOptions o) {
+    return [o](const std::vector<Var>& v) { return conv2d(v[0], v[1], v[2], o); };
+  };
+  cases["conv2d"] = {
+      {"3x3, padding 1", conv({.padding = {1, 1}}), {randn({2, 3, 5, 6}, 1), randn({4, 3, 3, 3}, 2), randn({4}, 3)}},
+      {"stride, padding, dilation, groups", conv(strided), {randn({2, 4, 7, 5}, 4), randn({6, 2, 2, 3}, 5), randn({6}, 6)}},
+      {"non-contiguous input and weight", conv({.stride = {2, 2}}),
+       {randn({2, 2, 6, 7}, 7).transpose(2, 3), randn({3, 2, 3, 2}, 8).transpose(2, 3), randn({3}, 9)}},
+      {"batch of 1, no bias", [](const std::vector<Var>& v) { return conv2d(v[0], v[1], Conv2dOptions{.padding = {1, 0}}); },
+       {randn({1, 2, 4, 4}, 10), randn({3, 2, 3, 3}, 11)}},
+      {"1x1", [](const std::vector<Var>& v) { return conv2d(v[0], v[1]); }, {randn({2, 3, 3, 4}, 12), randn({5, 3, 1, 1}, 13)}}};
+  const Pool2dOptions padded{.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
+  const Pool2dOptions exclude{.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1}, .count_include_pad = false};
+  auto pool = [](Var (*op)(const Var&, const Pool2dOptions&), Pool2dOptions o) {
+    return [op, o](const std::vector<Var>& v) { return op(v[0], o); };
+  };
+  cases["max_pool2d"] = {{"2x2", pool(&max_pool2d, {}), {randn({2, 3, 6, 4}, 1)}},
+                         {"3x3, stride 2, padding 1, non-contiguous", pool(&max_pool2d, padded), {randn({2, 2, 6, 7}, 2).transpose(2, 3)}},
+                         {"batch of 1, overlapping windows", pool(&max_pool2d, {.kernel = {2, 2}, .stride = {1, 1}}), {randn({1, 2, 4, 5}, 3)}}};
+  cases["avg_pool2d"] = {{"2x2", pool(&avg_pool2d, {}), {randn({2, 3, 6, 4}, 1)}},
+                         {"padding in the count, non-contiguous", pool(&avg_pool2d, padded), {randn({2, 2, 6, 7}, 2).transpose(2, 3)}},
+                         {"batch of 1, padding not counted", pool(&avg_pool2d, exclude), {randn({1, 2, 5, 5}, 3)}}};
+  auto adaptive = [](std::array<int64_t, 2> size) {
+    return [size](const std::vector<Var>& v) { return adaptive_avg_pool2d(v[0], size); };
+  };
+  cases["adaptive_avg_pool2d"] = {{"to 1x1", adaptive({1, 1}), {randn({2, 3, 4, 5}, 1)}},
+                                  {"to 3x2, non-contiguous", adaptive({3, 2}), {randn({2, 2, 5, 7}, 2).transpose(2, 3)}},
+                                  {"batch of 1, to 2x3", adaptive({2, 3}), {randn({1, 3, 5, 4}, 3)}}};
+  const Tensor running_mean = randn({3}, 20), running_var = positive({3}, 21);
+  auto norm = [running_mean, running_var](bool training) {
+    return [=](const std::vector<Var>& v) {
+      // Multiplied by the input, so that the output's sums over a channel (zero for the batch-normalised
+      // values alone) do not hide a wrong gradient.
+      return batch_norm(v[0], v[1], v[2], training ? Tensor() : running_mean, training ? Tensor() : running_var, training) * v[0];
+    };
+  };
+  cases["batch_norm"] = {
+      {"2-D images, training", norm(true), {randn({3, 3, 2, 4}, 1), randn({3}, 2), randn({3}, 3)}},
+      {"2-D images, eval", norm(false), {randn({3, 3, 2, 4}, 4), randn({3}, 5), randn({3}, 6)}},
+      {"non-contiguous, training", norm(true), {randn({2, 3, 4, 3}, 7).transpose(2, 3), randn({3}, 8), randn({3}, 9)}},
+      {"batch of 1, training", norm(true), {randn({1, 3, 3, 3}, 10), randn({3}, 11), randn({3}, 12)}},
+      {"[N, C], training", norm(true), {randn({5, 3}, 13), randn({3}, 14), randn({3}, 15)}},
+      {"no weight or bias, training", [](const std::vector<Var>& v) { return batch_norm(v[0], Tensor(), Tensor(), true) * v[0]; },
+       {randn({4, 3}, 16)}}};
+}
+
 std::map<std::string, std::vector<Case>> gradcheck_cases() {
   const int d0[] = {0}, d1[] = {1}, d02[] = {0, 2}, perm[] = {2, 0, 1};
   const std::vector<int64_t> labels = {2, 0, 3, 3, 1};
@@ -105,6 +154,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
       {"batch of 5", [labels](const std::vector<Var>& v) { return cross_entropy(v[0], labels); }, {randn({5, 4}, 1, 3)}},
       {"large logits, transposed", [labels](const std::vector<Var>& v) { return cross_entropy(v[0], labels); },
        {(randn({4, 5}, 2) * 50.0 + 800.0).t()}}};
+  add_conv_cases(cases);
   return cases;
 }
 

@@ -1,0 +1,20 @@
+#pragma once
+// Normalisation. Forward and backward side by side in norm.cpp; the kernels are in tensor/norm.h.
+#include <string_view>
+
+#include "autograd/var.h"
+
+namespace mt {
+
+// y = (x - mean) / sqrt(var + eps) * weight + bias per channel (dim 1) of x [N, C, ...], as
+// torch.nn.functional.batch_norm. In training, mean and var are the batch's (var biased), and the running
+// statistics, when defined, become (1 - momentum) running + momentum batch (var unbiased); in eval the running
+// statistics are used, and must be defined. They are plain tensors, updated in place, never differentiated.
+Var batch_norm(const Var& x, const Var& weight, const Var& bias, const Tensor& running_mean,
+               const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+Var batch_norm(const Var& x, const Tensor& running_mean, const Tensor& running_var, bool training,
+               double momentum = 0.1, double eps = 1e-5);  // without weight and bias
+
+inline constexpr std::string_view kNormOps[] = {"batch_norm"};
+
+}  // namespace mt
