@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/batching.h"
 #include "datasets/idx.h"
 #include "tensor/tensor.h"
 
@@ -122,19 +123,7 @@ class DataLoader {
   // still be held by an autograd graph.
   void batch(int64_t index, Batch& out) const;
 
-  class Iterator {
-   public:
-    Iterator(const DataLoader* loader, int64_t index);
-    const Batch& operator*() const { return batch_; }
-    const Batch* operator->() const { return &batch_; }
-    Iterator& operator++();
-    bool operator==(const Iterator& other) const { return index_ == other.index_; }
-
-   private:
-    const DataLoader* loader_;
-    int64_t index_;
-    Batch batch_;
-  };
+  using Iterator = BatchIterator<DataLoader, Batch>;
   Iterator begin() const { return Iterator(this, 0); }
   Iterator end() const { return Iterator(this, num_batches()); }
 

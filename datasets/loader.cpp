@@ -1,9 +1,7 @@
-#include <numeric>
 #include <utility>
 
 #include "datasets/datasets.h"
 #include "tensor/error.h"
-#include "tensor/random.h"
 
 namespace mt::datasets {
 
@@ -18,18 +16,10 @@ DataLoader::DataLoader(ImageDataset dataset, LoaderOptions options)
 
 void DataLoader::set_epoch(int64_t epoch) {
   epoch_ = epoch;
-  std::iota(order_.begin(), order_.end(), int64_t{0});
-  if (!options_.shuffle) return;
-  // Seeding per epoch (rather than continuing one generator) lets a resumed run reproduce epoch e directly.
-  // The odd constant keeps (seed, epoch) pairs apart; Generator's splitmix64 then spreads the bits.
-  Generator gen(options_.seed ^ (static_cast<uint64_t>(epoch) + 1) * 0xd1342543de82ef95ULL);
-  gen.shuffle(order_);
+  epoch_order(options_.seed, epoch, options_.shuffle, order_);
 }
 
-int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_.size();
-  return options_.drop_last ? n / options_.batch_size : (n + options_.batch_size - 1) / options_.batch_size;
-}
+int64_t DataLoader::num_batches() const { return batch_count(dataset_.size(), options_.batch_size, options_.drop_last); }
 
 Batch DataLoader::batch(int64_t index) const {
   Batch out;
@@ -57,15 +47,6 @@ void DataLoader::batch(int64_t index, Batch& out) const {
     for (int64_t p = 0; p < pixels; ++p) row[p] = (static_cast<float>(image[p]) / 255.0f - mean) / std;
     out.labels[static_cast<std::size_t>(b)] = dataset_.label(example);
   }
-}
-
-DataLoader::Iterator::Iterator(const DataLoader* loader, int64_t index) : loader_(loader), index_(index) {
-  if (index_ < loader_->num_batches()) loader_->batch(index_, batch_);
-}
-
-DataLoader::Iterator& DataLoader::Iterator::operator++() {
-  if (++index_ < loader_->num_batches()) loader_->batch(index_, batch_);
-  return *this;
 }
 
 }  // namespace mt::datasets
