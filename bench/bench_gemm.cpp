@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peak.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
@@ -94,10 +95,16 @@ Operands make_operands(const Shape& s) {
   return o;
 }
 
-void set_counters(benchmark::State& state, const Shape& s) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * double(s.m * s.n * s.k) * double(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+// GFLOP/s and the percentage of the machine's float32 FMA peak on the threads the library used
+// (bench/peak.h); a double has half the lanes, so half that peak.
+void set_counters(benchmark::State& state, double flops, int threads, bool is_double = false) {
+  const double total = flops * double(state.iterations());
+  const double peak = mt::bench::peak_gflops(threads) / (is_double ? 2 : 1);
+  state.counters["GFLOP/s"] = benchmark::Counter(1e-9 * total, benchmark::Counter::kIsRate);
+  state.counters["%peak"] = benchmark::Counter(100e-9 * total / peak, benchmark::Counter::kIsRate);
 }
+
+double flops(const Shape& s) { return 2.0 * double(s.m * s.n * s.k); }
 
 void bench_mt(benchmark::State& state, Shape s) {
   Operands o = make_operands(s);
@@ -106,7 +113,7 @@ void bench_mt(benchmark::State& state, Shape s) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, s);
+  set_counters(state, flops(s), mt::num_threads());
 }
 
 #if defined(MT_HAVE_OPENBLAS)
@@ -118,7 +125,7 @@ void bench_openblas(benchmark::State& state, Shape s) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, s);
+  set_counters(state, flops(s), openblas_get_num_threads());
 }
 #endif
 
@@ -131,20 +138,20 @@ void bench_mt_double(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2e-9 * double(m * n * k) * double(state.iterations()), benchmark::Counter::kIsRate);
+  set_counters(state, 2.0 * double(m * n * k), mt::num_threads(), true);
 }
 
 int register_all() {
   for (const Shape& s : kShapes) {
     const std::string name = std::string(s.name) + "/" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
                              std::to_string(s.k);
-    benchmark::RegisterBenchmark((name + "/mt").c_str(), bench_mt, s);
+    mt::bench::clock_for_threads(benchmark::RegisterBenchmark((name + "/mt").c_str(), bench_mt, s), mt::num_threads());
 #if defined(MT_HAVE_OPENBLAS)
-    benchmark::RegisterBenchmark((name + "/openblas").c_str(), bench_openblas, s);
+    mt::bench::clock_for_threads(benchmark::RegisterBenchmark((name + "/openblas").c_str(), bench_openblas, s),
+                                 openblas_get_num_threads());
 #endif
   }
-  benchmark::RegisterBenchmark("fwd_f64/32x256x784/mt", bench_mt_double);
+  mt::bench::clock_for_threads(benchmark::RegisterBenchmark("fwd_f64/32x256x784/mt", bench_mt_double), mt::num_threads());
   return 0;
 }
 
@@ -156,6 +163,11 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("mt_threads", std::to_string(mt::num_threads()));
+  benchmark::AddCustomContext("peak", mt::bench::describe_peak(mt::num_threads()));
+#if defined(MT_HAVE_OPENBLAS)
+  benchmark::AddCustomContext("openblas", std::string(openblas_get_config()) + ", core " + openblas_get_corename() +
+                                              ", threads " + std::to_string(openblas_get_num_threads()));
+#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -3,10 +3,13 @@
 #include <benchmark/benchmark.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "bench/peak.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 
 namespace {
@@ -18,6 +21,16 @@ constexpr double kForwardFlops = 2.0 * (784 * 256 + 256 * 128 + 128 * 64 + 64 * 
 // Training: forward, the weight gradients of all layers and the input gradients of layers 2-5.
 constexpr double kTrainFlops = kForwardFlops + 2.0 * (784 * 256 + 256 * 128 + 128 * 64 + 64 * 32 + 32 * 10) +
                                2.0 * (256 * 128 + 128 * 64 + 64 * 32 + 32 * 10);
+
+// GFLOP/s and the percentage of the machine's FMA peak on the threads used (bench/peak.h).
+void set_counters(benchmark::State& state, double flops_per_iteration) {
+  const double total = flops_per_iteration * static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] = benchmark::Counter(1e-9 * total, benchmark::Counter::kIsRate);
+  state.counters["%peak"] =
+      benchmark::Counter(100e-9 * total / mt::bench::peak_gflops(mt::num_threads()), benchmark::Counter::kIsRate);
+}
+
+void clock(benchmark::internal::Benchmark* b) { mt::bench::clock_for_threads(b, mt::num_threads()); }
 
 struct Setup {
   std::shared_ptr<mt::nn::Sequential> model = std::make_shared<mt::nn::Sequential>();
@@ -55,10 +68,9 @@ void BM_TrainStep(benchmark::State& state) {
   Setup s(16);
   size_t b = 0;
   for (auto _ : state) s.step(b++ % s.batches.size());
-  state.counters["GFLOP/s"] = benchmark::Counter(kTrainFlops * kBatch * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  set_counters(state, kTrainFlops * kBatch);
 }
-BENCHMARK(BM_TrainStep)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_TrainStep)->Unit(benchmark::kMicrosecond)->Apply(clock);
 
 // The optimizer's part of a step: Adam over the model's 244522 parameters, gradients from one backward.
 void BM_AdamStep(benchmark::State& state) {
@@ -66,7 +78,7 @@ void BM_AdamStep(benchmark::State& state) {
   s.step(0);
   for (auto _ : state) s.optimizer->step();
 }
-BENCHMARK(BM_AdamStep)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_AdamStep)->Unit(benchmark::kMicrosecond)->Apply(clock);
 
 // One epoch of the app's workload: 54000 images in batches of 32 (the batches cycle through 64 prepared ones).
 void BM_TrainEpoch(benchmark::State& state) {
@@ -74,10 +86,9 @@ void BM_TrainEpoch(benchmark::State& state) {
   const int64_t steps = (kTrainImages + kBatch - 1) / kBatch;
   for (auto _ : state)
     for (int64_t i = 0; i < steps; ++i) s.step(static_cast<size_t>(i) % s.batches.size());
-  state.counters["GFLOP/s"] = benchmark::Counter(kTrainFlops * kTrainImages * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  set_counters(state, kTrainFlops * kTrainImages);
 }
-BENCHMARK(BM_TrainEpoch)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_TrainEpoch)->Unit(benchmark::kMillisecond)->Apply(clock)->Iterations(3);
 
 void BM_InferenceTestSet(benchmark::State& state) {
   Setup s(0);
@@ -88,11 +99,18 @@ void BM_InferenceTestSet(benchmark::State& state) {
     for (int64_t start = 0; start < kTestImages; start += 1000)
       benchmark::DoNotOptimize((*s.model)(mt::Var(images.narrow(0, start, 1000))).value().data<float>());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(kForwardFlops * kTestImages * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  set_counters(state, kForwardFlops * kTestImages);
 }
-BENCHMARK(BM_InferenceTestSet)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InferenceTestSet)->Unit(benchmark::kMillisecond)->Apply(clock);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("mt_threads", std::to_string(mt::num_threads()));
+  benchmark::AddCustomContext("peak", mt::bench::describe_peak(mt::num_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -5,7 +5,7 @@
 validate. Reads the same IDX files. Prints one line per epoch and a final JSON line.
 
   /usr/bin/python3 bench/pytorch_mnist.py --data /usr/share/datasets/fashion-mnist --dataset fashion \
-      --epochs 5 --threads 1 [--schedule cosine|constant] [--normalize|--no-normalize]
+      --epochs 5 --threads 1 [--schedule cosine|constant] [--normalize|--no-normalize] [--no-flush-denormal]
 """
 import argparse
 import gzip
@@ -47,11 +47,15 @@ def main():
     p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
     p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction, default=True,
+                   help="torch.set_flush_denormal, as apps/mnist does: operations on denormals are slow on x86")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-size", type=int, default=6000)
     p.add_argument("--train-on-test", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.flush_denormal and not torch.set_flush_denormal(True):
+        raise SystemExit("torch.set_flush_denormal is not supported on this CPU")
     torch.manual_seed(a.seed)
 
     test_x = read_idx(find(a.data, "t10k-images-idx3-ubyte")).reshape(-1, 784)
