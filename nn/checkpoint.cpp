@@ -199,7 +199,7 @@ bool write_all(int fd, const uint8_t* data, size_t size) {
 
 void save(const Module& module, const std::filesystem::path& path) {
   const std::string where = "save '" + path.string() + "'";
-  const std::vector<uint8_t> payload = encode_payload(module.named_parameters());
+  const std::vector<uint8_t> payload = encode_payload(module.state_dict());
   std::vector<uint8_t> file(kMagic, kMagic + sizeof kMagic);
   put(file, kVersion, 4);
   put(file, payload.size(), 8);
@@ -245,7 +245,7 @@ void save(const Module& module, const std::filesystem::path& path) {
 void load(Module& module, const std::filesystem::path& path) {
   const std::string where = "load '" + path.string() + "'";
   const std::vector<std::pair<std::string, Tensor>> stored = parse(read_file(path, where), where);
-  const std::vector<std::pair<std::string, Var>> params = module.named_parameters();
+  const std::vector<std::pair<std::string, Var>> params = module.state_dict();
 
   auto list = [](const auto& named) {
     std::string names;

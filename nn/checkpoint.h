@@ -1,5 +1,5 @@
 #pragma once
-// Saving and loading a module's parameters.
+// Saving and loading a module's parameters and buffers (its state_dict()).
 //
 // File format, version 1. Every integer is little-endian whatever the machine; elements are IEEE-754
 // float32 or float64, also little-endian.
@@ -10,7 +10,7 @@
 //   12      8     u64 payload size P in bytes
 //   20      P     payload:
 //                   u32 tensor count
-//                   per tensor, in named_parameters() order:
+//                   per tensor, in state_dict() order (parameters and buffers):
 //                     u32 name length L, L bytes of name (UTF-8, no terminator)
 //                     u8  dtype: 0 = float32, 1 = float64
 //                     u8  number of dims D (0..8)

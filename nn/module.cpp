@@ -8,6 +8,11 @@ void Module::register_parameter(std::string name, Var& slot) {
   parameters_.emplace_back(std::move(name), &slot);
 }
 
+void Module::register_buffer(std::string name, Tensor& slot) {
+  if (!slot.defined()) throw Error("register_buffer: '" + name + "' must be a defined tensor");
+  buffers_.emplace_back(std::move(name), &slot);
+}
+
 void Module::register_module(std::string name, std::shared_ptr<Module> child) {
   if (!child) throw Error("register_module: child '" + name + "' is null");
   child->train(training_);
@@ -19,6 +24,23 @@ std::vector<std::pair<std::string, Var>> Module::named_parameters() const {
   for (const auto& [name, slot] : parameters_) out.emplace_back(name, *slot);
   for (const auto& [child_name, child] : children_)
     for (auto& [name, var] : child->named_parameters()) out.emplace_back(child_name + "." + name, std::move(var));
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [name, slot] : buffers_) out.emplace_back(name, *slot);
+  for (const auto& [child_name, child] : children_)
+    for (auto& [name, t] : child->named_buffers()) out.emplace_back(child_name + "." + name, std::move(t));
+  return out;
+}
+
+std::vector<std::pair<std::string, Var>> Module::state_dict() const {
+  std::vector<std::pair<std::string, Var>> out;
+  for (const auto& [name, slot] : parameters_) out.emplace_back(name, *slot);
+  for (const auto& [name, slot] : buffers_) out.emplace_back(name, Var(*slot));
+  for (const auto& [child_name, child] : children_)
+    for (auto& [name, var] : child->state_dict()) out.emplace_back(child_name + "." + name, std::move(var));
   return out;
 }
 
@@ -45,6 +67,7 @@ void Module::train(bool on) {
 
 void Module::to(DType dtype) {
   for (auto& slot : parameters_) *slot.second = Var(slot.second->value().to(dtype), true);
+  for (auto& slot : buffers_) *slot.second = slot.second->to(dtype);
   for (auto& child : children_) child.second->to(dtype);
 }
 

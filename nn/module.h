@@ -27,6 +27,12 @@ class Module {
   std::vector<std::pair<std::string, Var>> named_parameters() const;
   std::vector<Var> parameters() const;
   int64_t parameter_count() const;  // elements, not tensors
+  // Buffers: state that is not a parameter (batch norm's running statistics): no gradient, no optimizer
+  // updates, but converted by to() and saved in checkpoints. Depth first and prefixed like parameters.
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // Everything a checkpoint holds, module by module: own parameters, own buffers, then each child's. A
+  // buffer appears as a Var that does not require a gradient and shares the buffer's storage.
+  std::vector<std::pair<std::string, Var>> state_dict() const;
   void zero_grad();
 
   // Training mode (the default) changes what some layers do (Dropout); it applies to all children.
@@ -34,7 +40,7 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // Converts every parameter to `dtype` (float64 for gradcheck). Parameters become new Vars: convert before
+  // Converts every parameter and buffer to `dtype` (float64 for gradcheck). Parameters become new Vars: convert before
   // handing parameters() to an optimizer.
   void to(DType dtype);
 
@@ -46,6 +52,7 @@ class Module {
 
  protected:
   void register_parameter(std::string name, Var& slot);
+  void register_buffer(std::string name, Tensor& slot);
   void register_module(std::string name, std::shared_ptr<Module> child);
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
@@ -53,6 +60,7 @@ class Module {
   void print(std::string& out, const std::string& name, int depth) const;
 
   std::vector<std::pair<std::string, Var*>> parameters_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
