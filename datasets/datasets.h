@@ -93,6 +93,16 @@ TrainValidation train_validation_split(const ImageDataset& dataset, int64_t vali
 inline constexpr float kMnistMean = 0.1307f, kMnistStd = 0.3081f;
 inline constexpr float kFashionMnistMean = 0.2860f, kFashionMnistStd = 0.3530f;
 
+// Training-time augmentation, drawn per image from a generator seeded by (seed, epoch, batch): each image is
+// moved by a whole number of pixels in [-max_shift, max_shift] along each axis and, when max_rotation is
+// positive, turned by an angle in [-max_rotation, max_rotation] degrees about its centre (bilinear, background
+// outside). Off by default.
+struct Augmentation {
+  int64_t max_shift = 0;
+  double max_rotation = 0;
+  bool enabled() const { return max_shift > 0 || max_rotation > 0; }
+};
+
 struct LoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = true;
@@ -100,10 +110,12 @@ struct LoaderOptions {
   bool drop_last = false;  // drop the last batch when it is smaller than batch_size
   float mean = 0.0f;       // images = (pixel / 255 - mean) / std
   float std = 1.0f;
+  bool image_layout = false;  // images as [B, 1, rows, cols] (for convolutions): the same memory, viewed
+  Augmentation augment{};
 };
 
 struct Batch {
-  Tensor images;                // float32 [B, rows * cols]
+  Tensor images;                // float32 [B, rows * cols], or [B, 1, rows, cols] with image_layout
   std::vector<int64_t> labels;  // B labels
 };
 

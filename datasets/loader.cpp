@@ -1,9 +1,43 @@
+#include <cmath>
+#include <numbers>
 #include <utility>
 
 #include "datasets/datasets.h"
 #include "tensor/error.h"
+#include "tensor/random.h"
 
 namespace mt::datasets {
+namespace {
+
+// Pixel (r, c) of the output is read at the point that the inverse motion maps it to, between four pixels
+// of the source (bilinear; 0, the background, outside it). Pixel values stay on the 0..255 scale.
+void augment_image(const uint8_t* image, int64_t rows, int64_t cols, double shift_r, double shift_c, double angle,
+                   float* out) {
+  const double cr = static_cast<double>(rows - 1) / 2, cc = static_cast<double>(cols - 1) / 2;
+  const double cs = std::cos(angle), sn = std::sin(angle);
+  auto pixel = [&](int64_t r, int64_t c) {
+    return r >= 0 && r < rows && c >= 0 && c < cols ? static_cast<double>(image[r * cols + c]) : 0.0;
+  };
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const double y = static_cast<double>(r) - cr - shift_r, x = static_cast<double>(c) - cc - shift_c;
+      const double sy = cs * y + sn * x + cr, sx = -sn * y + cs * x + cc;
+      const double fy = std::floor(sy), fx = std::floor(sx);
+      const double wy = sy - fy, wx = sx - fx;
+      const auto y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
+      const double v = (1 - wy) * ((1 - wx) * pixel(y0, x0) + wx * pixel(y0, x0 + 1)) +
+                       wy * ((1 - wx) * pixel(y0 + 1, x0) + wx * pixel(y0 + 1, x0 + 1));
+      out[r * cols + c] = static_cast<float>(v);
+    }
+}
+
+// The augmentation generator of one batch: a function of (seed, epoch, batch index) alone.
+Generator batch_generator(uint64_t seed, int64_t epoch, int64_t index) {
+  return Generator(seed * 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ull ^
+                   static_cast<uint64_t>(index) * 0x94D049BB133111EBull ^ 0xA076'1D64'78BD'642Full);
+}
+
+}  // namespace
 
 DataLoader::DataLoader(ImageDataset dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(options), order_(static_cast<std::size_t>(dataset_.size())) {
@@ -11,6 +45,9 @@ DataLoader::DataLoader(ImageDataset dataset, LoaderOptions options)
     throw Error("DataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
   if (!(options_.std > 0))
     throw Error("DataLoader: std must be positive, got " + std::to_string(options_.std));
+  if (options_.augment.max_shift < 0 || !(options_.augment.max_rotation >= 0 && options_.augment.max_rotation <= 180))
+    throw Error("DataLoader: augmentation needs max_shift >= 0 and max_rotation in [0, 180] degrees, got " +
+                std::to_string(options_.augment.max_shift) + " and " + std::to_string(options_.augment.max_rotation));
   set_epoch(0);
 }
 
@@ -40,13 +77,25 @@ void DataLoader::batch(int64_t index, Batch& out) const {
   // loop was a tenth of a training step.
   const float mean = options_.mean, std = options_.std;
   float* dst = out.images.data<float>();
+  const Augmentation& aug = options_.augment;
+  Generator gen = batch_generator(options_.seed, epoch_, index);
   for (int64_t b = 0; b < size; ++b) {
     const int64_t example = order_[static_cast<std::size_t>(start + b)];
     const uint8_t* __restrict image = dataset_.image(example).data();
     float* __restrict row = dst + b * pixels;
-    for (int64_t p = 0; p < pixels; ++p) row[p] = (static_cast<float>(image[p]) / 255.0f - mean) / std;
     out.labels[static_cast<std::size_t>(b)] = dataset_.label(example);
+    if (!aug.enabled()) {
+      for (int64_t p = 0; p < pixels; ++p) row[p] = (static_cast<float>(image[p]) / 255.0f - mean) / std;
+      continue;
+    }
+    const auto span = static_cast<uint64_t>(2 * aug.max_shift + 1);
+    const double shift_r = static_cast<double>(static_cast<int64_t>(gen.below(span)) - aug.max_shift);
+    const double shift_c = static_cast<double>(static_cast<int64_t>(gen.below(span)) - aug.max_shift);
+    const double angle = aug.max_rotation > 0 ? gen.uniform(-aug.max_rotation, aug.max_rotation) * std::numbers::pi / 180 : 0;
+    augment_image(image, dataset_.rows(), dataset_.cols(), shift_r, shift_c, angle, row);
+    for (int64_t p = 0; p < pixels; ++p) row[p] = (row[p] / 255.0f - mean) / std;
   }
+  if (options_.image_layout) out.images = out.images.view({size, 1, dataset_.rows(), dataset_.cols()});
 }
 
 }  // namespace mt::datasets
