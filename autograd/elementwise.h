@@ -2,6 +2,7 @@
 // Elementwise ops: binary (broadcasting like NumPy; the gradient of a broadcast operand is summed back to its
 // shape), with a scalar, unary, and activations. Forward and backward side by side in elementwise.cpp; the
 // kernels are in tensor/elementwise.cpp.
+#include <optional>
 #include <string_view>
 
 #include "autograd/var.h"
@@ -22,10 +23,33 @@ Var pow(const Var& x, double p);      // x^p
 Var relu(const Var& x);               // max(x, 0)
 Var sigmoid(const Var& x);            // 1 / (1 + e^-x)
 Var tanh(const Var& x);               // tanh x
+Var abs(const Var& x);                // |x|; gradient sign(x), 0 at 0
+Var log1p(const Var& x);              // ln(1 + x)
+Var expm1(const Var& x);              // e^x - 1
+Var sin(const Var& x);                // sin x
+Var cos(const Var& x);                // cos x
+Var square(const Var& x);             // x^2
+Var rsqrt(const Var& x);              // 1 / x^(1/2)
+Var reciprocal(const Var& x);         // 1 / x
+// min(max(x, min), max), either bound optional; the gradient flows where min <= x <= max.
+Var clamp(const Var& x, std::optional<double> min, std::optional<double> max);
+Var maximum(const Var& a, const Var& b);  // max(a, b), broadcasting; a tie gives each half the gradient
+Var minimum(const Var& a, const Var& b);  // min(a, b), likewise
+
+// Activations, with PyTorch's defaults.
+enum class GeluApproximation { None, Tanh };
+Var leaky_relu(const Var& x, double negative_slope = 0.01);  // x > 0 ? x : negative_slope x
+Var elu(const Var& x, double alpha = 1.0);                   // x > 0 ? x : alpha (e^x - 1)
+// x Phi(x) = x (1 + erf(x / sqrt 2)) / 2; Tanh: x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2
+Var gelu(const Var& x, GeluApproximation approximate = GeluApproximation::None);
+Var silu(const Var& x);                                      // x sigmoid(x)
+// ln(1 + e^(beta x)) / beta, and x itself where beta x > threshold (where the two agree to float precision)
+Var softplus(const Var& x, double beta = 1.0, double threshold = 20.0);
 
 inline constexpr std::string_view kElementwiseOps[] = {
     "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "neg", "exp", "log", "sqrt", "pow", "relu",
-    "sigmoid", "tanh"};
+    "sigmoid", "tanh", "abs", "log1p", "expm1", "sin", "cos", "square", "rsqrt", "reciprocal", "clamp",
+    "maximum", "minimum", "leaky_relu", "elu", "gelu", "silu", "softplus"};
 
 inline Var operator+(const Var& a, const Var& b) { return add(a, b); }
 inline Var operator-(const Var& a, const Var& b) { return sub(a, b); }

@@ -9,9 +9,14 @@
 namespace mt::nn {
 
 // Elementwise activations and the softmax family are the autograd ops themselves.
+using mt::elu;          // x > 0 ? x : alpha (e^x - 1)
+using mt::gelu;         // x Phi(x), or its tanh approximation
+using mt::leaky_relu;   // x > 0 ? x : negative_slope x
 using mt::log_softmax;  // (x, dim): x - log sum e^x, stable
 using mt::relu;         // max(x, 0)
 using mt::sigmoid;      // 1 / (1 + e^-x)
+using mt::silu;         // x sigmoid(x)
+using mt::softplus;     // ln(1 + e^(beta x)) / beta
 using mt::softmax;      // (x, dim): e^x / sum e^x, stable
 using mt::tanh;         // tanh x
 

@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "nn/functional.h"
@@ -36,6 +37,20 @@ std::string Linear::describe() const {
 Var ReLU::forward(const Var& x) { return relu(x); }
 Var Sigmoid::forward(const Var& x) { return sigmoid(x); }
 Var Tanh::forward(const Var& x) { return tanh(x); }
+
+Var GELU::forward(const Var& x) { return gelu(x, approximate_); }
+std::string GELU::describe() const {
+  return approximate_ == GeluApproximation::Tanh ? "GELU(approximate='tanh')" : "GELU(approximate='none')";
+}
+
+Var LeakyReLU::forward(const Var& x) { return leaky_relu(x, negative_slope_); }
+std::string LeakyReLU::describe() const {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "LeakyReLU(negative_slope=%g)", negative_slope_);
+  return buf;
+}
+
+Var SiLU::forward(const Var& x) { return silu(x); }
 
 Dropout::Dropout(double p, uint64_t seed) : p_(p), gen_(seed) {
   if (!(p >= 0 && p <= 1)) throw Error("Dropout: p must be in [0, 1], got " + std::to_string(p));

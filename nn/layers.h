@@ -51,6 +51,32 @@ class Tanh : public Module {
   std::string describe() const override { return "Tanh()"; }
 };
 
+class GELU : public Module {
+ public:
+  explicit GELU(GeluApproximation approximate = GeluApproximation::None) : approximate_(approximate) {}
+  Var forward(const Var& x) override;
+  std::string describe() const override;
+
+ private:
+  GeluApproximation approximate_;
+};
+
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : negative_slope_(negative_slope) {}
+  Var forward(const Var& x) override;
+  std::string describe() const override;
+
+ private:
+  double negative_slope_;
+};
+
+class SiLU : public Module {
+ public:
+  Var forward(const Var& x) override;
+  std::string describe() const override { return "SiLU()"; }
+};
+
 // In training, zeroes each element with probability p and scales the rest by 1/(1-p); in eval, the identity.
 // The mask comes from the layer's own generator, seeded here, so a run is reproducible.
 class Dropout : public Module {

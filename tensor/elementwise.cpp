@@ -67,12 +67,47 @@ Tensor unary(const char* name, const Tensor& x, Op op) {
   return out;
 }
 
+// out = op(a, b, c), all three broadcast to one shape.
+template <class Op>
+Tensor ternary(const char* name, const Tensor& a, const Tensor& b, const Tensor& c, Op op) {
+  check_operand(a, name);
+  check_operand(b, name);
+  check_operand(c, name);
+  if (a.dtype() != b.dtype() || a.dtype() != c.dtype())
+    throw Error(std::string(name) + ": dtypes differ: " + a.str() + ", " + b.str() + " and " + c.str());
+  const Shape shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), name), c.shape(), name);
+  Tensor out = Tensor::empty(shape, a.dtype());
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    const T *pa = a.data<T>(), *pb = b.data<T>(), *pc = c.data<T>();
+    detail::for_each_row<4>(shape,
+                            {out.strides(), detail::broadcast_strides(a, shape, name),
+                             detail::broadcast_strides(b, shape, name), detail::broadcast_strides(c, shape, name)},
+                            [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> inc) {
+                              T* y = o + off[0];
+                              const T *x0 = pa + off[1], *x1 = pb + off[2], *x2 = pc + off[3];
+                              if (inc[1] == 1 && inc[2] == 1 && inc[3] == 1) {
+                                for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], x1[i], x2[i]);
+                              } else {
+                                for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i * inc[1]], x1[i * inc[2]], x2[i * inc[3]]);
+                              }
+                            });
+  });
+  return out;
+}
+
 template <class T>
 T stable_sigmoid(T x) {
   if (x >= 0) return T(1) / (T(1) + std::exp(-x));
   const T e = std::exp(x);
   return e / (T(1) + e);
 }
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;      // 1 / sqrt 2
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1 / sqrt(2 pi)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kGeluCubic = 0.044715;
 
 }  // namespace
 
@@ -110,6 +145,105 @@ Tensor sqrt(const Tensor& x) { return unary("sqrt", x, [](auto v) { return std::
 Tensor relu(const Tensor& x) { return unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); }); }
 Tensor sigmoid(const Tensor& x) { return unary("sigmoid", x, [](auto v) { return stable_sigmoid(v); }); }
 Tensor tanh(const Tensor& x) { return unary("tanh", x, [](auto v) { return std::tanh(v); }); }
+
+Tensor abs(const Tensor& x) { return unary("abs", x, [](auto v) { return std::abs(v); }); }
+Tensor sign(const Tensor& x) {
+  return unary("sign", x, [](auto v) { return v > 0 ? decltype(v)(1) : v < 0 ? decltype(v)(-1) : v; });
+}
+Tensor log1p(const Tensor& x) { return unary("log1p", x, [](auto v) { return std::log1p(v); }); }
+Tensor expm1(const Tensor& x) { return unary("expm1", x, [](auto v) { return std::expm1(v); }); }
+Tensor sin(const Tensor& x) { return unary("sin", x, [](auto v) { return std::sin(v); }); }
+Tensor cos(const Tensor& x) { return unary("cos", x, [](auto v) { return std::cos(v); }); }
+Tensor square(const Tensor& x) { return unary("square", x, [](auto v) { return v * v; }); }
+Tensor rsqrt(const Tensor& x) { return unary("rsqrt", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); }); }
+Tensor reciprocal(const Tensor& x) { return unary("reciprocal", x, [](auto v) { return decltype(v)(1) / v; }); }
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  return unary("clamp", x, [lo, hi](auto v) {
+    using T = decltype(v);
+    return v < static_cast<T>(lo) ? static_cast<T>(lo) : v > static_cast<T>(hi) ? static_cast<T>(hi) : v;
+  });
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) {
+  return unary("leaky_relu", x, [slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(slope); });
+}
+Tensor elu(const Tensor& x, double alpha) {
+  return unary("elu", x, [alpha](auto v) { return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v); });
+}
+Tensor gelu(const Tensor& x, bool tanh_approximation) {
+  if (tanh_approximation)
+    return unary("gelu", x, [](auto v) {
+      using T = decltype(v);
+      return T(0.5) * v * (T(1) + std::tanh(T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v)));
+    });
+  return unary("gelu", x, [](auto v) {
+    using T = decltype(v);
+    return T(0.5) * v * (T(1) + std::erf(v * T(kSqrt1_2)));
+  });
+}
+Tensor silu(const Tensor& x) { return unary("silu", x, [](auto v) { return v * stable_sigmoid(v); }); }
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  return unary("softplus", x, [beta, threshold](auto v) {
+    using T = decltype(v);
+    const T bx = v * static_cast<T>(beta);
+    return bx > static_cast<T>(threshold) ? v : std::log1p(std::exp(bx)) / static_cast<T>(beta);
+  });
+}
+
+Tensor clamp_backward(const Tensor& g, const Tensor& x, double lo, double hi) {
+  return binary("clamp_backward", g, x, [lo, hi](auto gv, auto xv) {
+    using T = decltype(gv);
+    return xv >= static_cast<T>(lo) && xv <= static_cast<T>(hi) ? gv : T(0);
+  });
+}
+Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
+  return binary("leaky_relu_backward", g, x,
+                [slope](auto gv, auto xv) { return xv > 0 ? gv : gv * static_cast<decltype(gv)>(slope); });
+}
+Tensor elu_backward(const Tensor& g, const Tensor& x, double alpha) {
+  return binary("elu_backward", g, x, [alpha](auto gv, auto xv) {
+    return xv > 0 ? gv : gv * static_cast<decltype(gv)>(alpha) * std::exp(xv);
+  });
+}
+Tensor gelu_backward(const Tensor& g, const Tensor& x, bool tanh_approximation) {
+  if (tanh_approximation)
+    return binary("gelu_backward", g, x, [](auto gv, auto xv) {
+      using T = decltype(gv);
+      const T x2 = xv * xv, t = std::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * x2 * xv));
+      return gv * (T(0.5) * (T(1) + t) + T(0.5) * xv * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x2));
+    });
+  return binary("gelu_backward", g, x, [](auto gv, auto xv) {
+    using T = decltype(gv);
+    return gv * (T(0.5) * (T(1) + std::erf(xv * T(kSqrt1_2))) + xv * T(kInvSqrt2Pi) * std::exp(T(-0.5) * xv * xv));
+  });
+}
+Tensor silu_backward(const Tensor& g, const Tensor& x) {
+  return binary("silu_backward", g, x, [](auto gv, auto xv) {
+    const auto s = stable_sigmoid(xv);
+    return gv * s * (1 + xv * (1 - s));
+  });
+}
+Tensor softplus_backward(const Tensor& g, const Tensor& x, double beta, double threshold) {
+  return binary("softplus_backward", g, x, [beta, threshold](auto gv, auto xv) {
+    using T = decltype(gv);
+    const T bx = xv * static_cast<T>(beta);
+    return bx > static_cast<T>(threshold) ? gv : gv * stable_sigmoid(bx);
+  });
+}
+Tensor extremum_backward(const Tensor& g, const Tensor& a, const Tensor& b, bool maximum) {
+  return ternary("extremum_backward", g, a, b, [maximum](auto gv, auto av, auto bv) {
+    using T = decltype(gv);
+    if (av == bv) return gv * T(0.5);
+    return (maximum ? av > bv : av < bv) || av != av ? gv : T(0);
+  });
+}
 
 Tensor relu_backward(const Tensor& g, const Tensor& x) {
   return binary("relu_backward", g, x, [](auto gv, auto xv) { return xv > 0 ? gv : decltype(gv)(0); });

@@ -79,6 +79,50 @@ void add_conv_cases(std::map<std::string, std::vector<Case>>& cases) {
        {randn({4, 3}, 16)}}};
 }
 
+// Values -2.05, -1.75, ... (step 0.3), at least 0.05 from every kink the cases below use (0, -0.5, 0.7).
+Tensor grid(const Shape& shape, double start = -2.05) {
+  return Tensor::arange(start, start + 0.3 * static_cast<double>(shape.numel()) - 0.01, 0.3, DType::Float64).reshape(shape);
+}
+
+// The everyday elementwise ops: plain and non-contiguous inputs; broadcast ones for the binary ops.
+void add_everyday_elementwise_cases(std::map<std::string, std::vector<Case>>& cases) {
+  auto unary = [](Var (*op)(const Var&)) { return [op](const std::vector<Var>& v) { return op(v[0]); }; };
+  auto smooth = [&](const char* name, Var (*op)(const Var&), double scale = 1) {
+    cases[name] = {{"plain", unary(op), {randn({3, 4}, 1, scale)}}, {"transposed", unary(op), {randn({4, 3}, 2, scale).t()}}};
+  };
+  smooth("expm1", &expm1);
+  smooth("sin", &sin, 2);
+  smooth("cos", &cos, 2);
+  smooth("square", &square);
+  smooth("silu", &silu, 2);
+  cases["log1p"] = {{"plain", unary(&log1p), {positive({3, 4}, 1, -0.5, 2)}}, {"transposed", unary(&log1p), {positive({4, 3}, 2).t()}}};
+  cases["rsqrt"] = {{"plain", unary(&rsqrt), {positive({3, 4}, 1, 0.2, 3)}}, {"sliced", unary(&rsqrt), {positive({4, 6}, 2).narrow(1, 2, 3)}}};
+  cases["reciprocal"] = {{"plain", unary(&reciprocal), {positive({3, 4}, 1)}},
+                         {"negative, transposed", unary(&reciprocal), {(positive({4, 3}, 2) * -1.0).t()}}};
+  cases["abs"] = {{"plain", unary(&abs), {grid({3, 4})}}, {"transposed", unary(&abs), {grid({4, 3}).t()}}};
+  cases["clamp"] = {{"both bounds", [](const std::vector<Var>& v) { return clamp(v[0], -0.5, 0.7); }, {grid({3, 5})}},
+                    {"min only, transposed", [](const std::vector<Var>& v) { return clamp(v[0], -0.5, std::nullopt); },
+                     {grid({5, 3}).t()}},
+                    {"max only, sliced", [](const std::vector<Var>& v) { return clamp(v[0], std::nullopt, 0.7); },
+                     {grid({4, 5}).narrow(1, 1, 3)}}};
+  auto pair = [](Var (*op)(const Var&, const Var&)) { return [op](const std::vector<Var>& v) { return op(v[0], v[1]); }; };
+  const std::pair<const char*, BinaryOp> extrema[] = {{"maximum", &maximum}, {"minimum", &minimum}};
+  for (auto [name, op] : extrema)
+    cases[name] = {{"same shape", pair(op), {randn({3, 4}, 1), randn({3, 4}, 2)}},
+                   {"broadcast row and column", pair(op), {randn({3, 1}, 3), randn({4}, 4)}},
+                   {"transposed and sliced", pair(op), {randn({4, 3}, 5).t(), randn({3, 6}, 6).narrow(1, 1, 4)}}};
+  cases["leaky_relu"] = {{"slope 0.2", [](const std::vector<Var>& v) { return leaky_relu(v[0], 0.2); }, {grid({3, 4})}},
+                         {"default, transposed", [](const std::vector<Var>& v) { return leaky_relu(v[0]); }, {grid({4, 3}).t()}}};
+  cases["elu"] = {{"alpha 0.7", [](const std::vector<Var>& v) { return elu(v[0], 0.7); }, {grid({3, 4})}},
+                  {"default, transposed", [](const std::vector<Var>& v) { return elu(v[0]); }, {grid({4, 3}).t()}}};
+  cases["gelu"] = {{"erf", [](const std::vector<Var>& v) { return gelu(v[0]); }, {randn({3, 4}, 1, 2)}},
+                   {"tanh, transposed", [](const std::vector<Var>& v) { return gelu(v[0], GeluApproximation::Tanh); },
+                    {randn({4, 3}, 2, 2).t()}}};
+  cases["softplus"] = {{"default", [](const std::vector<Var>& v) { return softplus(v[0]); }, {randn({3, 4}, 1, 3)}},
+                       {"beta 2, threshold 3, transposed", [](const std::vector<Var>& v) { return softplus(v[0], 2, 3); },
+                        {grid({4, 3}, -2.03).t()}}};
+}
+
 std::map<std::string, std::vector<Case>> gradcheck_cases() {
   const int d0[] = {0}, d1[] = {1}, d02[] = {0, 2}, perm[] = {2, 0, 1};
   const std::vector<int64_t> labels = {2, 0, 3, 3, 1};
@@ -155,6 +199,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
       {"large logits, transposed", [labels](const std::vector<Var>& v) { return cross_entropy(v[0], labels); },
        {(randn({4, 5}, 2) * 50.0 + 800.0).t()}}};
   add_conv_cases(cases);
+  add_everyday_elementwise_cases(cases);
   return cases;
 }
 

@@ -447,6 +447,21 @@ TEST_F(NnCheckpoint, SaveIntoAMissingOrUnwritableDirectoryFails) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);
 }
 
+TEST(Layers, ActivationModulesAreTheirOpsAndDescribeTheirArguments) {
+  const Var x(Tensor::from_vector(std::vector<double>{-2, -0.5, 0.5, 3}, {2, 2}));
+  nn::GELU gelu_erf, gelu_tanh(GeluApproximation::Tanh);
+  nn::LeakyReLU leaky(0.2);
+  nn::SiLU silu_layer;
+  EXPECT_EQ(gelu_erf(x).value().to_vector(), gelu(x).value().to_vector());
+  EXPECT_EQ(gelu_tanh(x).value().to_vector(), gelu(x, GeluApproximation::Tanh).value().to_vector());
+  EXPECT_EQ(leaky(x).value().to_vector(), (std::vector<double>{-0.4, -0.1, 0.5, 3}));
+  EXPECT_EQ(silu_layer(x).value().to_vector(), silu(x).value().to_vector());
+  EXPECT_EQ(gelu_tanh.describe(), "GELU(approximate='tanh')");
+  EXPECT_EQ(leaky.describe(), "LeakyReLU(negative_slope=0.2)");
+  EXPECT_EQ(nn::LeakyReLU().describe(), "LeakyReLU(negative_slope=0.01)");
+  EXPECT_EQ(silu_layer.describe(), "SiLU()");
+}
+
 // Gradient clipping against torch.nn.utils (tests/reference/clip_grad_reference.py), float64.
 struct ClipReference {
   std::string name;

@@ -1,0 +1,119 @@
+// Ops against PyTorch: forward values and input gradients in float64, from tests/reference/ops_reference.py
+// (inputs and upstream weights built here from the script's formulas). Every case in the reference file must
+// have its call here, and every call its reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.h"
+
+namespace mt {
+namespace {
+
+struct Reference {
+  std::string name;
+  std::vector<Shape> shapes;
+  double scale, offset;
+  Shape out_shape;
+  std::vector<double> out;
+  std::vector<std::vector<double>> grads;
+};
+
+const std::vector<Reference> kReferences = {
+#include "reference/ops_reference.inc"
+};
+
+Tensor make_input(const Shape& shape, int k, double scale, double offset) {
+  std::vector<double> v(static_cast<size_t>(shape.numel()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = scale * std::sin(0.37 * static_cast<double>(i) + 1.1 * k + 0.2) + offset;
+  return Tensor::from_vector(v, shape);
+}
+
+using Fn = std::function<Var(const std::vector<Var>&)>;
+
+Fn unary(Var (*op)(const Var&)) {
+  return [op](const std::vector<Var>& v) { return op(v[0]); };
+}
+
+std::map<std::string, Fn> calls() {
+  return {
+      {"abs", unary(&abs)},
+      {"log1p", unary(&log1p)},
+      {"expm1", unary(&expm1)},
+      {"sin", unary(&sin)},
+      {"cos", unary(&cos)},
+      {"square", unary(&square)},
+      {"rsqrt", unary(&rsqrt)},
+      {"reciprocal", unary(&reciprocal)},
+      {"clamp", [](const std::vector<Var>& v) { return clamp(v[0], -0.5, 0.7); }},
+      {"clamp_min", [](const std::vector<Var>& v) { return clamp(v[0], -0.5, std::nullopt); }},
+      {"clamp_max", [](const std::vector<Var>& v) { return clamp(v[0], std::nullopt, 0.7); }},
+      {"maximum", [](const std::vector<Var>& v) { return maximum(v[0], v[1]); }},
+      {"minimum", [](const std::vector<Var>& v) { return minimum(v[0], v[1]); }},
+      {"leaky_relu", [](const std::vector<Var>& v) { return leaky_relu(v[0], 0.2); }},
+      {"leaky_relu_default", [](const std::vector<Var>& v) { return leaky_relu(v[0]); }},
+      {"elu", [](const std::vector<Var>& v) { return elu(v[0], 0.7); }},
+      {"gelu", [](const std::vector<Var>& v) { return gelu(v[0]); }},
+      {"gelu_tanh", [](const std::vector<Var>& v) { return gelu(v[0], GeluApproximation::Tanh); }},
+      {"silu", unary(&silu)},
+      {"softplus", [](const std::vector<Var>& v) { return softplus(v[0]); }},
+      {"softplus_beta_threshold", [](const std::vector<Var>& v) { return softplus(v[0], 2.0, 3.0); }},
+  };
+}
+
+void expect_close(const std::vector<double>& got, const std::vector<double>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], 1e-12 * (1 + std::abs(want[i]))) << what << " element " << i;
+}
+
+TEST(OpsReference, ForwardAndGradientsMatchPyTorch) {
+  const std::map<std::string, Fn> all = calls();
+  EXPECT_EQ(all.size(), kReferences.size()) << "a call without a reference case, or a case without a call";
+  for (const Reference& ref : kReferences) {
+    const auto call = all.find(ref.name);
+    ASSERT_NE(call, all.end()) << "no call for reference case " << ref.name;
+    std::vector<Var> inputs;
+    for (size_t k = 0; k < ref.shapes.size(); ++k)
+      inputs.emplace_back(make_input(ref.shapes[k], static_cast<int>(k), ref.scale, ref.offset), true);
+    const Var out = call->second(inputs);
+    ASSERT_EQ(out.shape(), ref.out_shape) << ref.name;
+    expect_close(out.value().to_vector(), ref.out, ref.name + " forward");
+    std::vector<double> w(static_cast<size_t>(out.numel()));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.29 * static_cast<double>(i) + 0.1);
+    sum(out * Var(Tensor::from_vector(w, out.shape()))).backward();
+    ASSERT_EQ(ref.grads.size(), inputs.size()) << ref.name;
+    for (size_t k = 0; k < inputs.size(); ++k)
+      expect_close(inputs[k].grad().to_vector(), ref.grads[k], ref.name + " gradient of input " + std::to_string(k));
+  }
+}
+
+TEST(OpsReference, MaximumAndMinimumSplitATieAndPropagateNaN) {
+  const Var a(Tensor::from_vector(std::vector<double>{1, 2, NAN, 5}, {4}), true);
+  const Var b(Tensor::from_vector(std::vector<double>{1, 3, 0, 4}, {4}), true);
+  const Var hi = maximum(a, b), lo = minimum(a, b);
+  EXPECT_EQ(hi.value().at({1}), 3);
+  EXPECT_TRUE(std::isnan(hi.value().at({2})) && std::isnan(lo.value().at({2})));
+  sum(hi).backward();
+  EXPECT_EQ(a.grad().to_vector(), (std::vector<double>{0.5, 0, 1, 1}));  // PyTorch's rule: half each at a tie
+  EXPECT_EQ(b.grad().to_vector(), (std::vector<double>{0.5, 1, 0, 0}));
+}
+
+TEST(OpsReference, ClampKeepsNaNAndAbsHasNoGradientAtZero) {
+  const Var x(Tensor::from_vector(std::vector<double>{NAN, -3, 0, 3}, {4}), true);
+  const std::vector<double> y = clamp(x, -1.0, 1.0).value().to_vector();
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], -1);
+  EXPECT_EQ(y[3], 1);
+  sum(abs(x)).backward();
+  EXPECT_EQ(x.grad().to_vector()[1], -1);
+  EXPECT_EQ(x.grad().to_vector()[2], 0);
+  EXPECT_THROW(softplus(x, 0.0), Error);
+}
+
+}  // namespace
+}  // namespace mt
