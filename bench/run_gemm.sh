@@ -26,7 +26,7 @@ import machine
 
 blas_env, blas_note = machine.openblas_env()
 names = subprocess.run([binary, "--benchmark_list_tests"] + extra, check=True, capture_output=True,
-                       text=True).stdout.split()
+                       text=True).stdout.replace("/real_time", "").split()
 context = {}
 
 def median(name, env=None):
@@ -36,7 +36,7 @@ def median(name, env=None):
                         f"--benchmark_out={out.name}", "--benchmark_out_format=json"],
                        check=True, capture_output=True, env=env)
         report = json.load(open(out.name))
-    context.update(report["context"])
+    context["openblas" if env else "mt"] = report["context"]
     row = next(b for b in report["benchmarks"] if b.get("aggregate_name") == "median")
     return row["GFLOP/s"], row["%peak"]
 
@@ -55,5 +55,6 @@ for name in names:
               flush=True)
     else:
         print(f"{shape:<24}{ours:9.1f}{ours_peak:6.0f}%{'-':>10}{'-':>7}{'-':>13}", flush=True)
-print(f"peak: {context.get('peak', '?')}; OpenBLAS: {context.get('openblas', 'not built in')}")
+print(f"peak: {context.get('mt', {}).get('peak', '?')}; "
+      f"{context.get('openblas', {}).get('openblas', 'OpenBLAS: not built in')}")
 PY
