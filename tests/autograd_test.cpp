@@ -123,6 +123,54 @@ void add_everyday_elementwise_cases(std::map<std::string, std::vector<Case>>& ca
                         {grid({4, 3}, -2.03).t()}}};
 }
 
+// Losses: plain, broadcast target and non-contiguous inputs; every reduction; weights and ignored labels.
+void add_loss_cases(std::map<std::string, std::vector<Case>>& cases) {
+  using V = const std::vector<Var>&;
+  static const std::vector<int64_t> labels = {2, 0, 3, 3, 1}, ignored = {2, -100, 3, 0, 1};
+  const Tensor weight = positive({4}, 30);
+  for (auto [name, op] : {std::pair{"mse_loss", &mse_loss}, std::pair{"l1_loss", &l1_loss}}) {
+    cases[name] = {{"mean", [op](V v) { return op(v[0], v[1], Reduction::Mean); }, {randn({3, 4}, 1), randn({3, 4}, 2)}},
+                   {"sum, broadcast target", [op](V v) { return op(v[0], v[1], Reduction::Sum); },
+                    {randn({3, 4}, 3), randn({4}, 4)}},
+                   {"none, transposed", [op](V v) { return op(v[0], v[1], Reduction::None); },
+                    {randn({4, 3}, 5).t(), randn({3, 4}, 6)}}};
+  }
+  cases["smooth_l1_loss"] = {
+      {"beta 1, mean", [](V v) { return smooth_l1_loss(v[0], v[1]); }, {randn({3, 4}, 1, 2), randn({3, 4}, 2)}},
+      {"beta 0.3, sum, broadcast", [](V v) { return smooth_l1_loss(v[0], v[1], Reduction::Sum, 0.3); },
+       {randn({3, 4}, 3), randn({3, 1}, 4)}},
+      {"none, transposed", [](V v) { return smooth_l1_loss(v[0], v[1], Reduction::None, 0.5); },
+       {randn({4, 3}, 5).t(), randn({3, 4}, 6)}}};
+  const Tensor pos_weight = positive({4}, 31);
+  cases["binary_cross_entropy_with_logits"] = {
+      {"mean", [](V v) { return binary_cross_entropy_with_logits(v[0], sigmoid(v[1])); },
+       {randn({3, 4}, 1, 3), randn({3, 4}, 2)}},
+      {"weights, sum, broadcast target",
+       [weight, pos_weight](V v) {
+         return binary_cross_entropy_with_logits(v[0], sigmoid(v[1]),
+                                                 {.reduction = Reduction::Sum, .weight = weight, .pos_weight = pos_weight});
+       },
+       {randn({3, 4}, 3, 3), randn({4}, 4)}},
+      {"none, transposed", [](V v) { return binary_cross_entropy_with_logits(v[0], sigmoid(v[1]), {.reduction = Reduction::None}); },
+       {randn({4, 3}, 5).t(), randn({3, 4}, 6)}}};
+  cases["nll_loss"] = {
+      {"mean", [](V v) { return nll_loss(v[0], labels); }, {randn({5, 4}, 1)}},
+      {"weights, ignored, mean, transposed", [weight](V v) { return nll_loss(v[0], ignored, {.weight = weight}); },
+       {randn({4, 5}, 2).t()}},
+      {"sum", [](V v) { return nll_loss(v[0], ignored, {.reduction = Reduction::Sum}); }, {randn({5, 4}, 3)}},
+      {"none, weights", [weight](V v) { return nll_loss(v[0], ignored, {.weight = weight, .reduction = Reduction::None}); },
+       {randn({5, 4}, 4)}}};
+  auto& ce = cases["cross_entropy"];
+  ce.push_back({"weights, ignored", [weight](V v) { return cross_entropy(v[0], ignored, {.weight = weight}); },
+                {randn({5, 4}, 3, 2)}});
+  ce.push_back({"label smoothing, weights, ignored, transposed",
+                [weight](V v) { return cross_entropy(v[0], ignored, {.weight = weight, .label_smoothing = 0.2}); },
+                {randn({4, 5}, 4, 2).t()}});
+  ce.push_back({"label smoothing, none",
+                [](V v) { return cross_entropy(v[0], labels, {.reduction = Reduction::None, .label_smoothing = 0.1}); },
+                {randn({5, 4}, 5, 2)}});
+}
+
 std::map<std::string, std::vector<Case>> gradcheck_cases() {
   const int d0[] = {0}, d1[] = {1}, d02[] = {0, 2}, perm[] = {2, 0, 1};
   const std::vector<int64_t> labels = {2, 0, 3, 3, 1};
@@ -200,6 +248,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
        {(randn({4, 5}, 2) * 50.0 + 800.0).t()}}};
   add_conv_cases(cases);
   add_everyday_elementwise_cases(cases);
+  add_loss_cases(cases);
   return cases;
 }
 

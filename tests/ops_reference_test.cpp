@@ -39,8 +39,52 @@ Fn unary(Var (*op)(const Var&)) {
   return [op](const std::vector<Var>& v) { return op(v[0]); };
 }
 
+const std::vector<int64_t> kLabels = {2, 0, 3, 3, 1}, kLabelsIgnored = {2, 0, -100, 3, 1};
+const Tensor kClassWeight = Tensor::from_vector(std::vector<double>{0.5, 2.0, 1.0, 1.5}, {4});
+const Tensor kPosWeight = Tensor::from_vector(std::vector<double>{1.0, 3.0, 0.5, 2.0}, {4});
+
 std::map<std::string, Fn> calls() {
+  using V = const std::vector<Var>&;
+  const int first_row[] = {0};
+  auto nll = [](const std::vector<int64_t>& labels, NLLLossOptions o) {
+    return [&labels, o](V v) { return nll_loss(log_softmax(v[0], 1), labels, o); };
+  };
+  auto ce = [](const std::vector<int64_t>& labels, CrossEntropyOptions o) {
+    return [&labels, o](V v) { return cross_entropy(v[0], labels, o); };
+  };
   return {
+      {"mse_loss", [](V v) { return mse_loss(v[0], v[1]); }},
+      {"mse_loss_sum", [](V v) { return mse_loss(v[0], v[1], Reduction::Sum); }},
+      {"mse_loss_none_broadcast",
+       [first_row](V v) { return mse_loss(v[0], reshape(narrow(v[1], 0, 0, 1), {4}), Reduction::None); }},
+      {"l1_loss", [](V v) { return l1_loss(v[0], v[1]); }},
+      {"l1_loss_none", [](V v) { return l1_loss(v[0], v[1], Reduction::None); }},
+      {"smooth_l1_loss", [](V v) { return smooth_l1_loss(v[0], v[1]); }},
+      {"smooth_l1_loss_beta_sum", [](V v) { return smooth_l1_loss(v[0], v[1], Reduction::Sum, 0.5); }},
+      {"smooth_l1_loss_beta0", [](V v) { return smooth_l1_loss(v[0], v[1], Reduction::Mean, 0.0); }},
+      {"bce_with_logits", [](V v) { return binary_cross_entropy_with_logits(v[0], sigmoid(v[1])); }},
+      {"bce_with_logits_weights_sum",
+       [](V v) {
+         return binary_cross_entropy_with_logits(
+             v[0], sigmoid(v[1]), {.reduction = Reduction::Sum, .weight = kClassWeight, .pos_weight = kPosWeight});
+       }},
+      {"bce_with_logits_none",
+       [](V v) {
+         return binary_cross_entropy_with_logits(v[0], sigmoid(v[1]),
+                                                 {.reduction = Reduction::None, .pos_weight = kPosWeight});
+       }},
+      {"nll_loss", nll(kLabels, {})},
+      {"nll_loss_weight_ignore", nll(kLabelsIgnored, {.weight = kClassWeight})},
+      {"nll_loss_sum", nll(kLabelsIgnored, {.reduction = Reduction::Sum})},
+      {"nll_loss_none", nll(kLabelsIgnored, {.weight = kClassWeight, .reduction = Reduction::None})},
+      {"cross_entropy", ce(kLabels, {})},
+      {"cross_entropy_weight_ignore", ce(kLabelsIgnored, {.weight = kClassWeight})},
+      {"cross_entropy_smoothing", ce(kLabels, {.label_smoothing = 0.1})},
+      {"cross_entropy_smoothing_ignore", ce(kLabelsIgnored, {.label_smoothing = 0.2})},
+      {"cross_entropy_smoothing_weight_ignore", ce(kLabelsIgnored, {.weight = kClassWeight, .label_smoothing = 0.2})},
+      {"cross_entropy_smoothing_sum", ce(kLabelsIgnored, {.reduction = Reduction::Sum, .label_smoothing = 0.3})},
+      {"cross_entropy_smoothing_weight_none",
+       ce(kLabelsIgnored, {.weight = kClassWeight, .reduction = Reduction::None, .label_smoothing = 0.3})},
       {"abs", unary(&abs)},
       {"log1p", unary(&log1p)},
       {"expm1", unary(&expm1)},
@@ -113,6 +157,32 @@ TEST(OpsReference, ClampKeepsNaNAndAbsHasNoGradientAtZero) {
   EXPECT_EQ(x.grad().to_vector()[1], -1);
   EXPECT_EQ(x.grad().to_vector()[2], 0);
   EXPECT_THROW(softplus(x, 0.0), Error);
+}
+
+TEST(OpsReference, LossesRejectBadLabelsAndWeightsNamingTheOp) {
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const Var scores(make_input({3, 4}, 0, 1, 0), true);
+  EXPECT_NE(message([&] { nll_loss(scores, std::vector<int64_t>{0, 4, 1}); }).find("nll_loss: label 4 of example 1"),
+            std::string::npos);
+  EXPECT_NE(message([&] { cross_entropy(scores, std::vector<int64_t>{0, 1}, {.weight = kClassWeight}); })
+                .find("2 labels for [3, 4]"),
+            std::string::npos);
+  EXPECT_NE(message([&] { nll_loss(scores, std::vector<int64_t>{0, 1, 2}, {.weight = Tensor::ones({3}, DType::Float64)}); })
+                .find("class weights"),
+            std::string::npos);
+  EXPECT_NE(message([&] { cross_entropy(scores, std::vector<int64_t>{0, 1, 2}, {.label_smoothing = 1.5}); })
+                .find("label_smoothing"),
+            std::string::npos);
+  EXPECT_NE(message([&] { smooth_l1_loss(scores, scores, Reduction::Mean, -1); }).find("beta"), std::string::npos);
+  // Every example ignored: the mean is 0 / 0, NaN, as in PyTorch.
+  EXPECT_TRUE(std::isnan(nll_loss(scores, std::vector<int64_t>{-100, -100, -100}).item()));
 }
 
 }  // namespace

@@ -20,6 +20,11 @@ def make_input(shape, k, scale, offset):
     return torch.tensor([scale * math.sin(0.37 * i + 1.1 * k + 0.2) + offset for i in range(n)]).reshape(shape)
 
 
+LABELS = [2, 0, 3, 3, 1]
+LABELS_IGNORED = [2, 0, -100, 3, 1]
+CLASS_WEIGHT = torch.tensor([0.5, 2.0, 1.0, 1.5])
+POS_WEIGHT = torch.tensor([1.0, 3.0, 0.5, 2.0])
+
 CASES = [
     # name, input shapes, scale, offset, function
     ("abs", [[3, 4]], 2.0, 0.0, lambda x: x.abs()),
@@ -43,6 +48,44 @@ CASES = [
     ("silu", [[3, 4]], 4.0, 0.0, F.silu),
     ("softplus", [[3, 4]], 3.0, 0.0, F.softplus),
     ("softplus_beta_threshold", [[3, 4]], 3.0, 0.0, lambda x: F.softplus(x, beta=2.0, threshold=3.0)),
+    # Losses. Targets of binary cross-entropy are sigmoid(t), to lie in [0, 1]; labels are LABELS*.
+    ("mse_loss", [[3, 4], [3, 4]], 2.0, 0.0, F.mse_loss),
+    ("mse_loss_sum", [[3, 4], [3, 4]], 2.0, 0.0, lambda x, y: F.mse_loss(x, y, reduction="sum")),
+    ("mse_loss_none_broadcast", [[3, 4], [3, 4]], 2.0, 0.0, lambda x, y: F.mse_loss(x, y[0], reduction="none")),
+    ("l1_loss", [[3, 4], [3, 4]], 2.0, 0.0, F.l1_loss),
+    ("l1_loss_none", [[3, 4], [3, 4]], 2.0, 0.0, lambda x, y: F.l1_loss(x, y, reduction="none")),
+    ("smooth_l1_loss", [[3, 4], [3, 4]], 1.5, 0.0, F.smooth_l1_loss),
+    ("smooth_l1_loss_beta_sum", [[3, 4], [3, 4]], 1.5, 0.0,
+     lambda x, y: F.smooth_l1_loss(x, y, reduction="sum", beta=0.5)),
+    ("smooth_l1_loss_beta0", [[3, 4], [3, 4]], 1.5, 0.0, lambda x, y: F.smooth_l1_loss(x, y, beta=0.0)),
+    ("bce_with_logits", [[3, 4], [3, 4]], 3.0, 0.0,
+     lambda x, t: F.binary_cross_entropy_with_logits(x, torch.sigmoid(t))),
+    ("bce_with_logits_weights_sum", [[3, 4], [3, 4]], 3.0, 0.0,
+     lambda x, t: F.binary_cross_entropy_with_logits(x, torch.sigmoid(t), weight=CLASS_WEIGHT,
+                                                     pos_weight=POS_WEIGHT, reduction="sum")),
+    ("bce_with_logits_none", [[3, 4], [3, 4]], 3.0, 0.0,
+     lambda x, t: F.binary_cross_entropy_with_logits(x, torch.sigmoid(t), pos_weight=POS_WEIGHT, reduction="none")),
+    ("nll_loss", [[5, 4]], 2.0, 0.0, lambda x: F.nll_loss(F.log_softmax(x, 1), torch.tensor(LABELS))),
+    ("nll_loss_weight_ignore", [[5, 4]], 2.0, 0.0,
+     lambda x: F.nll_loss(F.log_softmax(x, 1), torch.tensor(LABELS_IGNORED), weight=CLASS_WEIGHT)),
+    ("nll_loss_sum", [[5, 4]], 2.0, 0.0,
+     lambda x: F.nll_loss(F.log_softmax(x, 1), torch.tensor(LABELS_IGNORED), reduction="sum")),
+    ("nll_loss_none", [[5, 4]], 2.0, 0.0,
+     lambda x: F.nll_loss(F.log_softmax(x, 1), torch.tensor(LABELS_IGNORED), weight=CLASS_WEIGHT, reduction="none")),
+    ("cross_entropy", [[5, 4]], 2.0, 0.0, lambda x: F.cross_entropy(x, torch.tensor(LABELS))),
+    ("cross_entropy_weight_ignore", [[5, 4]], 2.0, 0.0,
+     lambda x: F.cross_entropy(x, torch.tensor(LABELS_IGNORED), weight=CLASS_WEIGHT)),
+    ("cross_entropy_smoothing", [[5, 4]], 2.0, 0.0,
+     lambda x: F.cross_entropy(x, torch.tensor(LABELS), label_smoothing=0.1)),
+    ("cross_entropy_smoothing_ignore", [[5, 4]], 2.0, 0.0,
+     lambda x: F.cross_entropy(x, torch.tensor(LABELS_IGNORED), label_smoothing=0.2)),
+    ("cross_entropy_smoothing_weight_ignore", [[5, 4]], 2.0, 0.0,
+     lambda x: F.cross_entropy(x, torch.tensor(LABELS_IGNORED), weight=CLASS_WEIGHT, label_smoothing=0.2)),
+    ("cross_entropy_smoothing_sum", [[5, 4]], 2.0, 0.0,
+     lambda x: F.cross_entropy(x, torch.tensor(LABELS_IGNORED), label_smoothing=0.3, reduction="sum")),
+    ("cross_entropy_smoothing_weight_none", [[5, 4]], 2.0, 0.0,
+     lambda x: F.cross_entropy(x, torch.tensor(LABELS_IGNORED), weight=CLASS_WEIGHT, label_smoothing=0.3,
+                               reduction="none")),
 ]
 
 
