@@ -112,6 +112,13 @@ struct LoaderOptions {
   float std = 1.0f;
   bool image_layout = false;  // images as [B, 1, rows, cols] (for convolutions): the same memory, viewed
   Augmentation augment{};
+  // Distributed sampling: the loader serves rank `rank` of `num_replicas` (dist::rank(), dist::world_size()).
+  // Every rank shuffles the whole dataset alike from (seed, epoch) and takes the permutation's positions
+  // rank, rank + num_replicas, rank + 2 num_replicas, ...: the shares are disjoint, and batch k of all ranks
+  // together is batch k of one process with num_replicas x batch_size. Each rank gets size / num_replicas
+  // examples an epoch; the size % num_replicas at the end of the permutation sit that epoch out.
+  int64_t num_replicas = 1;
+  int64_t rank = 0;
 };
 
 struct Batch {
@@ -128,6 +135,7 @@ class DataLoader {
   void set_epoch(int64_t epoch);
   int64_t epoch() const { return epoch_; }
   int64_t num_batches() const;
+  int64_t examples_per_epoch() const;  // this rank's share: dataset().size() / num_replicas
   const ImageDataset& dataset() const { return dataset_; }
 
   Batch batch(int64_t index) const;  // of the current epoch
@@ -143,7 +151,7 @@ class DataLoader {
   ImageDataset dataset_;
   LoaderOptions options_;
   int64_t epoch_ = 0;
-  std::vector<int64_t> order_;
+  std::vector<int64_t> order_;  // the whole dataset's permutation, the same on every rank
 };
 
 }  // namespace mt::datasets

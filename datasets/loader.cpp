@@ -48,6 +48,9 @@ DataLoader::DataLoader(ImageDataset dataset, LoaderOptions options)
   if (options_.augment.max_shift < 0 || !(options_.augment.max_rotation >= 0 && options_.augment.max_rotation <= 180))
     throw Error("DataLoader: augmentation needs max_shift >= 0 and max_rotation in [0, 180] degrees, got " +
                 std::to_string(options_.augment.max_shift) + " and " + std::to_string(options_.augment.max_rotation));
+  if (options_.num_replicas < 1 || options_.rank < 0 || options_.rank >= options_.num_replicas)
+    throw Error("DataLoader: rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.num_replicas) +
+                " replicas is not in 0 .. num_replicas - 1");
   set_epoch(0);
 }
 
@@ -56,7 +59,9 @@ void DataLoader::set_epoch(int64_t epoch) {
   epoch_order(options_.seed, epoch, options_.shuffle, order_);
 }
 
-int64_t DataLoader::num_batches() const { return batch_count(dataset_.size(), options_.batch_size, options_.drop_last); }
+int64_t DataLoader::examples_per_epoch() const { return dataset_.size() / options_.num_replicas; }
+
+int64_t DataLoader::num_batches() const { return batch_count(examples_per_epoch(), options_.batch_size, options_.drop_last); }
 
 Batch DataLoader::batch(int64_t index) const {
   Batch out;
@@ -69,7 +74,7 @@ void DataLoader::batch(int64_t index, Batch& out) const {
     throw Error("DataLoader::batch: batch " + std::to_string(index) + " out of range, " + dataset_.name() + " has " +
                 std::to_string(num_batches()) + " batches of " + std::to_string(options_.batch_size));
   const int64_t start = index * options_.batch_size;
-  const int64_t size = std::min(options_.batch_size, dataset_.size() - start);
+  const int64_t size = std::min(options_.batch_size, examples_per_epoch() - start);
   const int64_t pixels = dataset_.pixels();
   out.images = Tensor::empty({size, pixels});
   out.labels.resize(static_cast<std::size_t>(size));
@@ -78,9 +83,10 @@ void DataLoader::batch(int64_t index, Batch& out) const {
   const float mean = options_.mean, std = options_.std;
   float* dst = out.images.data<float>();
   const Augmentation& aug = options_.augment;
-  Generator gen = batch_generator(options_.seed, epoch_, index);
+  // Each rank's batch k draws its own numbers: as if it were batch k N + rank of N k-th batches.
+  Generator gen = batch_generator(options_.seed, epoch_, index * options_.num_replicas + options_.rank);
   for (int64_t b = 0; b < size; ++b) {
-    const int64_t example = order_[static_cast<std::size_t>(start + b)];
+    const int64_t example = order_[static_cast<std::size_t>((start + b) * options_.num_replicas + options_.rank)];
     const uint8_t* __restrict image = dataset_.image(example).data();
     float* __restrict row = dst + b * pixels;
     out.labels[static_cast<std::size_t>(b)] = dataset_.label(example);

@@ -296,6 +296,44 @@ TEST(LoaderSynthetic, EmptyAndTinyDatasets) {
   EXPECT_THROW(ImageDataset("bad", {}, {}, 0, 2, names), Error);
 }
 
+TEST(LoaderSynthetic, DistributedSharesAreDisjointSlicesOfOnePermutation) {
+  // 103 one-pixel images whose pixel is their index, so a batch tells which examples it holds.
+  std::vector<uint8_t> pixels(103), labels(103, 0);
+  std::iota(pixels.begin(), pixels.end(), uint8_t{0});
+  const ImageDataset indexed("indexed", pixels, labels, 1, 1, {"only"});
+  auto examples = [&](int64_t replicas, int64_t rank, int64_t batch_size, int64_t epoch) {
+    DataLoader loader(indexed, {.batch_size = batch_size, .seed = 11, .num_replicas = replicas, .rank = rank});
+    loader.set_epoch(epoch);
+    std::vector<int64_t> out;
+    for (const Batch& batch : loader)
+      for (double v : batch.images.to_vector()) out.push_back(std::lround(v * 255));
+    return out;
+  };
+  const std::vector<int64_t> whole = examples(1, 0, 10, 2);
+  std::vector<int64_t> seen;
+  for (int64_t rank = 0; rank < 3; ++rank) {
+    const std::vector<int64_t> share = examples(3, rank, 8, 2);
+    ASSERT_EQ(share.size(), 34u) << "103 / 3 examples per rank; the last one of the permutation sits out";
+    DataLoader loader(indexed, {.batch_size = 8, .num_replicas = 3, .rank = rank});
+    EXPECT_EQ(loader.examples_per_epoch(), 34);
+    EXPECT_EQ(loader.num_batches(), 5);
+    // Rank r's i-th example is position 3 i + r of the single-process permutation, so the ranks' batch k
+    // together is the single process's batch k of 24.
+    for (std::size_t i = 0; i < share.size(); ++i) EXPECT_EQ(share[i], whole[3 * i + static_cast<std::size_t>(rank)]);
+    seen.insert(seen.end(), share.begin(), share.end());
+    EXPECT_NE(examples(3, rank, 8, 3), share) << "another epoch, another share";
+    EXPECT_EQ(examples(3, rank, 5, 2), share) << "the share does not depend on the batch size";
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "disjoint shares";
+  EXPECT_EQ(seen.size(), 102u);
+
+  EXPECT_THROW(DataLoader(indexed, {.num_replicas = 2, .rank = 2}), Error);
+  EXPECT_THROW(DataLoader(indexed, {.num_replicas = 0, .rank = 0}), Error);
+  EXPECT_THROW(DataLoader(indexed, {.num_replicas = 2, .rank = -1}), Error);
+  EXPECT_EQ(DataLoader(indexed.subset(0, 1), {.num_replicas = 2, .rank = 1}).num_batches(), 0);
+}
+
 // --- Generated files -------------------------------------------------------------------------------------------
 
 std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims, size_t payload, uint8_t fill = 1) {
