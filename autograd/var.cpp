@@ -104,6 +104,13 @@ void Var::zero_grad() const {
   node_->grad = Tensor();
 }
 
+void Var::set_grad(Tensor grad) const {
+  const Node& n = node("set_grad");
+  if (grad.defined() && (grad.shape() != n.value.shape() || grad.dtype() != n.value.dtype()))
+    throw Error("set_grad: gradient " + grad.str() + " does not match the value " + n.value.str());
+  node_->grad = std::move(grad);
+}
+
 Var Var::detach() const { return Var(value(), false); }
 
 void Var::backward() const {

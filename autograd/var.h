@@ -78,6 +78,9 @@ class Var {
   void backward(const Tensor& grad_output) const;
 
   void zero_grad() const;  // drops grad(), so the next backward starts from zero
+  // Replaces grad() with `grad`, shaped and typed like the value (dist::GradientReducer puts the average
+  // over all ranks there); an undefined tensor drops it like zero_grad().
+  void set_grad(Tensor grad) const;
   Var detach() const;      // the same value, cut off from the graph
 
  private:

@@ -298,6 +298,18 @@ TEST(Tape, AccumulatesAcrossBackwardCallsUntilZeroGrad) {
   EXPECT_FALSE(x.grad().defined());
 }
 
+TEST(Tape, SetGradReplacesTheGradientAndBackwardAccumulatesOntoIt) {
+  const Var x(Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}), true);
+  x.set_grad(Tensor::from_vector(std::vector<double>{10, 20, 30}, {3}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{10, 20, 30}));
+  sum(x * x).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{12, 24, 36}));
+  EXPECT_THROW(x.set_grad(Tensor::zeros({2}, DType::Float64)), Error);
+  EXPECT_THROW(x.set_grad(Tensor::zeros({3}, DType::Float32)), Error);
+  x.set_grad(Tensor());
+  EXPECT_FALSE(x.grad().defined());
+}
+
 TEST(Tape, SharedSubexpressionsReceiveEveryPath) {
   const Var x(Tensor::scalar(3, DType::Float64), true);
   const Var y = x * x;          // 9
