@@ -164,7 +164,7 @@ TEST_F(AppTest, BadOptionsGiveOneLineAndExitCode2) {
   }
   const AppRun help = run_app("--help");
   EXPECT_EQ(help.exit_code, 0);
-  EXPECT_NE(help.output.find("--batch-size N       [32]"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("--batch-size N       per process: under mpirun -np N the global batch is N x this [32]"), std::string::npos) << help.output;
 }
 
 TEST_F(AppTest, DivergenceStopsWithAClearMessageAndKeepsTheLastGoodModel) {

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "apps/mnist/image_input.h"
+#include "apps/mnist/parallel.h"
 #include "apps/mnist/progress.h"
 #include "datasets/datasets.h"
 #include "nn/nn.h"
@@ -245,16 +246,27 @@ int run_train(const Options& o) {
 
   mt::Generator init(o.seed);
   auto model = make_model(o, init);
+  broadcast(*model);
   auto optimizer = make_optimizer(o, model->parameters());
-  mt::datasets::DataLoader loader(*data.train, loader_options(data, o.batch_size, true, o.seed));
+  StepAverager averager(model->parameters());
+  // Under mpirun each rank takes its share of every epoch; rank 0 alone evaluates, prints and writes.
+  mt::datasets::LoaderOptions shares = loader_options(data, o.batch_size, true, o.seed);
+  shares.num_replicas = rank_count();
+  shares.rank = rank();
+  mt::datasets::DataLoader loader(*data.train, shares);
+  const bool root = rank() == 0;
 
-  std::printf("%s: %lld training, %lld validation, %lld test images; %lld parameters; %d threads\n",
-              data.test.name().c_str(), static_cast<long long>(data.train->size()),
-              static_cast<long long>(data.validation->size()), static_cast<long long>(data.test.size()),
-              static_cast<long long>(model->parameter_count()), mt::num_threads());
-  std::fflush(stdout);
+  if (root) {
+    std::printf("%s: %lld training, %lld validation, %lld test images; %lld parameters; %d threads\n",
+                data.test.name().c_str(), static_cast<long long>(data.train->size()),
+                static_cast<long long>(data.validation->size()), static_cast<long long>(data.test.size()),
+                static_cast<long long>(model->parameter_count()), mt::num_threads());
+    if (rank_count() > 1)
+      std::printf("%d ranks x batch %d: global batch %d\n", rank_count(), o.batch_size, rank_count() * o.batch_size);
+    std::fflush(stdout);
+  }
 
-  const bool show_progress = !o.quiet && isatty(STDERR_FILENO);
+  const bool show_progress = root && !o.quiet && isatty(STDERR_FILENO);
   const int64_t steps_per_epoch = loader.num_batches();
   const int64_t total_steps = steps_per_epoch * o.epochs;
   std::vector<EpochMetrics> epochs;
@@ -264,7 +276,8 @@ int run_train(const Options& o) {
   std::signal(SIGINT, on_interrupt);
 
   int64_t step = 0;
-  for (int epoch = 1; epoch <= o.epochs && !interrupted; ++epoch) {
+  bool stopped = false;  // interrupted on some rank
+  for (int epoch = 1; epoch <= o.epochs && !stopped; ++epoch) {
     loader.set_epoch(epoch - 1);
     ProgressBar progress(show_progress, "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                          steps_per_epoch);
@@ -277,9 +290,14 @@ int run_train(const Options& o) {
                                                                 static_cast<double>(total_steps))));
       const mt::Var logits = (*model)(mt::Var(batch.images));
       const mt::Var loss = mt::nn::cross_entropy(logits, batch.labels);
-      const double loss_value = loss.item();
+      double loss_value = loss.item();
       ++batch_index;
+      optimizer->zero_grad();
+      loss.backward();
+      stopped = interrupted;
+      averager.average(loss_value, stopped);  // the gradients, loss and stop of the global batch
       if (!(loss_value < kDivergedLoss)) {  // also true for NaN
+        if (!root) return kExitDiverged;
         progress.clear();
         char what[64];
         std::snprintf(what, sizeof what, std::isnan(loss_value) ? "NaN" : "%g", loss_value);
@@ -292,8 +310,6 @@ int run_train(const Options& o) {
                                        (out / "model.bin").string() + ".").c_str());
         return kExitDiverged;
       }
-      optimizer->zero_grad();
-      loss.backward();
       optimizer->step();
       ++step;
       step_losses.push_back(loss_value);
@@ -301,24 +317,31 @@ int run_train(const Options& o) {
       correct += count_correct(logits.value(), batch.labels, predicted);
       seen += static_cast<int64_t>(batch.labels.size());
       progress.update(batch_index, loss_value);
-      if (interrupted) break;
+      if (stopped) break;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.clear();
+    double totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
+    sum(totals);
+    loss_sum = totals[0];
+    correct = static_cast<int64_t>(totals[1]);
+    seen = static_cast<int64_t>(totals[2]);
     if (seen == 0) break;
+    if (!root) continue;
     const Evaluation validation = evaluate(*model, data, *data.validation);
     epochs.push_back({epoch, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
                       validation.loss, validation.accuracy, seconds});
     const EpochMetrics& m = epochs.back();
     std::printf("Epoch %d/%d, Loss: %.4f, Train Acc: %.4f, Val Acc: %.4f (%.1f s)%s\n", m.epoch, o.epochs, m.loss,
-                m.train_acc, m.val_acc, m.seconds, interrupted ? " [interrupted]" : "");
+                m.train_acc, m.val_acc, m.seconds, stopped ? " [interrupted]" : "");
     std::fflush(stdout);
     mt::nn::save(*model, out / "model.bin");
     write_metrics(out, o, epochs, std::nullopt);
   }
   std::signal(SIGINT, SIG_DFL);
+  if (!root) return stopped ? kExitInterrupted : 0;
 
-  if (interrupted) {
+  if (stopped) {
     std::printf("Interrupted: saved the model and metrics so far.\n  wrote %s\n  wrote %s\n",
                 (out / "model.bin").string().c_str(), (out / "metrics.csv").string().c_str());
     return kExitInterrupted;

@@ -65,7 +65,7 @@ std::string help_text() {
     << "  --data DIR           directory with the IDX files [$MNIST_DATA, ./data/<dataset>, Debian's dataset dir]\n"
     << "  --dataset NAME       mnist | fashion [" << d.dataset << "]\n"
     << "  --epochs N           [" << d.epochs << "]\n"
-    << "  --batch-size N       [" << d.batch_size << "]\n"
+    << "  --batch-size N       per process: under mpirun -np N the global batch is N x this [" << d.batch_size << "]\n"
     << "  --lr X               peak learning rate [" << d.lr << "]\n"
     << "  --schedule NAME      cosine (decays to 0 over the run) | constant [" << d.schedule << "]\n"
     << "  --optimizer NAME     adam | adamw | sgd (momentum 0.9) [" << d.optimizer << "]\n"
