@@ -109,14 +109,14 @@ void broadcast(const Tensor& tensor, int root) {
 void broadcast(const nn::Module& model, int root) {
   check_root(root, "dist::broadcast");
   if (world_size() == 1) return;
-  const auto parameters = model.named_parameters();
+  const auto parameters = model.state_dict();  // parameters and buffers (batch norm's running statistics)
   uint64_t fingerprint = 0xcbf29ce484222325ULL;
   std::size_t bytes = 0;
   for (const auto& [name, p] : parameters) {
     fingerprint = detail::fnv1a(name.data(), name.size(), layout_fingerprint(p.value(), fingerprint));
     bytes += static_cast<std::size_t>(p.numel()) * dtype_size(p.dtype());
   }
-  detail::check_same_on_every_rank(fingerprint, "dist::broadcast: the parameters' names, shapes or dtypes");
+  detail::check_same_on_every_rank(fingerprint, "dist::broadcast: the parameters' and buffers' names, shapes or dtypes");
   // One message for the whole model: packed on the root, unpacked everywhere.
   std::vector<char> packed(bytes);
   auto each = [&](auto&& copy) {

@@ -78,8 +78,10 @@ class Environment {
 // Copies the root's elements into `tensor` on every rank, in place; it must be contiguous and have the same
 // shape and dtype on every rank.
 void broadcast(const Tensor& tensor, int root = 0);
-// The root's parameters into every rank's model, one message for all; the models must have the same
-// parameter names and shapes (checked).
+// The root's parameters and buffers (state_dict()) into every rank's model, one message for all; the models
+// must have the same names and shapes (checked). Buffers such as batch norm's running statistics are updated by
+// each rank from its own share of the data: broadcast again to make them rank 0's everywhere, as PyTorch DDP's
+// broadcast_buffers does before every forward.
 void broadcast(const nn::Module& model, int root = 0);
 
 std::vector<uint64_t> all_gather(uint64_t value);  // every rank's value, in rank order, on every rank

@@ -71,6 +71,15 @@ TEST(Dist, BroadcastGivesEveryRankTheRootsWeights) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].value().to_vector(), want[i].value().to_vector()) << i;
   EXPECT_TRUE(same_on_every_rank(weights_hash(*model)));
 
+  // Buffers too: batch norm's running statistics, made different on every rank by one training forward.
+  nn::BatchNorm1d norm(3);
+  norm(Var(Tensor::full({2, 3}, dist::rank()) + Tensor::from_vector(std::vector<float>{0, 1, 2, 3, 4, 5}, {2, 3})));
+  const Tensor running_mean = norm.named_buffers()[0].second;
+  EXPECT_FALSE(same_on_every_rank(bytes_hash(running_mean)));
+  dist::broadcast(norm);
+  EXPECT_TRUE(same_on_every_rank(bytes_hash(running_mean)));
+  EXPECT_FLOAT_EQ(static_cast<float>(running_mean.at({0})), 0.1f * 1.5f) << "rank 0's";
+
   const Tensor t = Tensor::full({3, 2}, dist::rank(), DType::Float64);
   dist::broadcast(t, 1);
   EXPECT_EQ(t.to_vector(), std::vector<double>(6, 1.0));
