@@ -1,7 +1,8 @@
 # The app under mpirun (tests/CMakeLists.txt): cmake -DMPIRUN=... -DAPP=mnist -DDATA=fashion-dir -DWORK=dir -P this.
 # 1. One Fashion-MNIST epoch on 2 ranks of batch 16 (global batch 32) reaches the accuracy of one process of
 #    batch 32 within 0.5 points, and only rank 0 prints and writes.
-# 2. A rank whose data is missing ends the whole job, with its message, instead of leaving rank 0 waiting.
+# 2. --help prints once and ends cleanly.
+# 3. A rank whose data is missing ends the whole job, with its message, instead of leaving rank 0 waiting.
 if(NOT EXISTS "${DATA}/t10k-images-idx3-ubyte.gz" OR NOT EXISTS "${DATA}/train-images-idx3-ubyte.gz")
   if("$ENV{MT_REQUIRE_DATA}" STREQUAL "1")
     message(FATAL_ERROR "Fashion-MNIST not found in ${DATA}")
@@ -21,6 +22,14 @@ function(test_accuracy output result)
   string(REGEX REPLACE "Test accuracy: " "" value "${lines}")
   set(${result} ${value} PARENT_SCOPE)
 endfunction()
+
+execute_process(COMMAND ${MPIRUN} -np 2 ${APP} --help RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err
+                TIMEOUT 60)
+string(REGEX MATCHALL "Usage: mnist" usage "${out}")
+list(LENGTH usage count)
+if(NOT code EQUAL 0 OR NOT count EQUAL 1)
+  message(FATAL_ERROR "mpirun -np 2 mnist --help: exit ${code}, ${count} copies of the help (want 0 and 1)\n${out}${err}")
+endif()
 
 execute_process(COMMAND ${APP} ${common} --threads 1 --out ${WORK}/single RESULT_VARIABLE code OUTPUT_VARIABLE out
                 ERROR_VARIABLE err TIMEOUT 200)

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   try {
     const mnist_app::Options options = mnist_app::parse_options(argc, argv);
     if (options.command != "train" && mnist_app::rank() != 0) return 0;
+    if (options.command == "help") {
+      std::fputs(mnist_app::help_text().c_str(), stdout);
+      return 0;
+    }
     if (options.command == "eval") return mnist_app::run_eval(options);
     if (options.command == "predict") return mnist_app::run_predict(options);
     return mnist_app::run_train(options);

@@ -96,8 +96,8 @@ Options parse_options(int argc, char** argv) {
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::fputs(help_text().c_str(), stdout);
-      std::exit(0);
+      o.command = "help";
+      return o;
     } else if (arg == "--data") {
       o.data = value(arg);
     } else if (arg == "--dataset") {

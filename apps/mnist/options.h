@@ -7,7 +7,7 @@
 namespace mnist_app {
 
 struct Options {
-  std::string command = "train";  // train | eval | predict
+  std::string command = "train";  // train | eval | predict | help (--help)
   std::string data;                // empty: $MNIST_DATA, ./data/<dataset>, the Debian dataset directory
   std::string dataset = "mnist";   // mnist | fashion
   int epochs = 5;
@@ -33,7 +33,7 @@ struct UsageError {
   std::string message;
 };
 
-Options parse_options(int argc, char** argv);  // throws UsageError; prints help and exits 0 on --help
+Options parse_options(int argc, char** argv);  // throws UsageError; command "help" on --help
 std::string help_text();
 
 }  // namespace mnist_app
