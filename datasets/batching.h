@@ -10,6 +10,11 @@ namespace mt::datasets {
 // run reproduces epoch e without replaying the epochs before it.
 void epoch_order(uint64_t seed, int64_t epoch, bool shuffle, std::vector<int64_t>& order);
 
+// Distributed sampling (the loaders' num_replicas and rank): rank r's i-th example of an epoch is the epoch
+// order's position i * num_replicas + r, and each rank has n / num_replicas of them. Throws unless
+// 0 <= rank < num_replicas, naming `loader`.
+void check_shard(const char* loader, int64_t num_replicas, int64_t rank);
+
 // Batches of batch_size out of n examples; the last, smaller one counts unless drop_last.
 int64_t batch_count(int64_t n, int64_t batch_size, bool drop_last);
 

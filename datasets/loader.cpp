@@ -48,9 +48,7 @@ DataLoader::DataLoader(ImageDataset dataset, LoaderOptions options)
   if (options_.augment.max_shift < 0 || !(options_.augment.max_rotation >= 0 && options_.augment.max_rotation <= 180))
     throw Error("DataLoader: augmentation needs max_shift >= 0 and max_rotation in [0, 180] degrees, got " +
                 std::to_string(options_.augment.max_shift) + " and " + std::to_string(options_.augment.max_rotation));
-  if (options_.num_replicas < 1 || options_.rank < 0 || options_.rank >= options_.num_replicas)
-    throw Error("DataLoader: rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.num_replicas) +
-                " replicas is not in 0 .. num_replicas - 1");
+  check_shard("DataLoader", options_.num_replicas, options_.rank);
   set_epoch(0);
 }
 

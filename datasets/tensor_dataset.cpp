@@ -42,6 +42,7 @@ TensorDataLoader::TensorDataLoader(TensorDataset dataset, TensorLoaderOptions op
     : dataset_(std::move(dataset)), options_(options), order_(static_cast<size_t>(dataset_.size())) {
   if (options_.batch_size <= 0)
     throw Error("TensorDataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
+  check_shard("TensorDataLoader", options_.num_replicas, options_.rank);
   set_epoch(0);
 }
 
@@ -50,8 +51,10 @@ void TensorDataLoader::set_epoch(int64_t epoch) {
   epoch_order(options_.seed, epoch, options_.shuffle, order_);
 }
 
+int64_t TensorDataLoader::examples_per_epoch() const { return dataset_.size() / options_.num_replicas; }
+
 int64_t TensorDataLoader::num_batches() const {
-  return batch_count(dataset_.size(), options_.batch_size, options_.drop_last);
+  return batch_count(examples_per_epoch(), options_.batch_size, options_.drop_last);
 }
 
 TensorBatch TensorDataLoader::batch(int64_t index) const {
@@ -65,7 +68,9 @@ void TensorDataLoader::batch(int64_t index, TensorBatch& out) const {
     throw Error("TensorDataLoader::batch: batch " + std::to_string(index) + " out of range, the dataset has " +
                 std::to_string(num_batches()) + " batches of " + std::to_string(options_.batch_size));
   const int64_t start = index * options_.batch_size;
-  const int64_t size = std::min(options_.batch_size, dataset_.size() - start);
+  const int64_t size = std::min(options_.batch_size, examples_per_epoch() - start);
+  // The epoch order's position of this batch's b-th example.
+  auto example = [&](int64_t b) { return order_[static_cast<size_t>((start + b) * options_.num_replicas + options_.rank)]; };
   const std::vector<Tensor>& sources = dataset_.tensors();
   out.tensors.resize(sources.size());
   for (size_t k = 0; k < sources.size(); ++k) {
@@ -79,12 +84,12 @@ void TensorDataLoader::batch(int64_t index, TensorBatch& out) const {
       const T* src = source.data<T>();
       T* dst = out.tensors[k].data<T>();
       for (int64_t b = 0; b < size; ++b)
-        std::copy_n(src + order_[static_cast<size_t>(start + b)] * row, row, dst + b * row);
+        std::copy_n(src + example(b) * row, row, dst + b * row);
     });
   }
   const std::span<const int64_t> labels = dataset_.labels();
   out.labels.resize(labels.empty() ? 0 : static_cast<size_t>(size));
-  for (size_t b = 0; b < out.labels.size(); ++b) out.labels[b] = labels[static_cast<size_t>(order_[start + b])];
+  for (size_t b = 0; b < out.labels.size(); ++b) out.labels[b] = labels[static_cast<size_t>(example(static_cast<int64_t>(b)))];
 }
 
 }  // namespace mt::datasets

@@ -42,6 +42,10 @@ struct TensorLoaderOptions {
   bool shuffle = true;
   uint64_t seed = 0;
   bool drop_last = false;  // drop the last batch when it is smaller than batch_size
+  // Distributed sampling, as LoaderOptions': rank `rank` of `num_replicas` takes positions rank,
+  // rank + num_replicas, ... of the epoch's order of the whole dataset (datasets/batching.h).
+  int64_t num_replicas = 1;
+  int64_t rank = 0;
 };
 
 struct TensorBatch {
@@ -57,6 +61,7 @@ class TensorDataLoader {
   void set_epoch(int64_t epoch);
   int64_t epoch() const { return epoch_; }
   int64_t num_batches() const;
+  int64_t examples_per_epoch() const;  // this rank's share: dataset().size() / num_replicas
   const TensorDataset& dataset() const { return dataset_; }
 
   TensorBatch batch(int64_t index) const;  // of the current epoch

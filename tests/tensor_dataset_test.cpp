@@ -96,6 +96,31 @@ TEST(TensorDataLoader, ShufflesExactlyAsDataLoaderDoes) {
   EXPECT_EQ(first, std::vector<int64_t>(index.begin(), index.begin() + 192));
 }
 
+TEST(TensorDataLoader, DistributedSharesAreDataLoadersShares) {
+  // 200 examples labelled by their index; 3 ranks get 66 each, the same ones the image loader gives each rank.
+  const int64_t n = 200;
+  std::vector<uint8_t> pixels(n), labels(n);
+  std::iota(labels.begin(), labels.end(), uint8_t{0});
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < n; ++i) names.push_back(std::to_string(i));
+  std::vector<int64_t> index(n);
+  std::iota(index.begin(), index.end(), 0);
+  const Tensor rows = Tensor::arange(0, n).reshape({n, 1});
+  for (int64_t rank = 0; rank < 3; ++rank) {
+    DataLoader images(ImageDataset("index", pixels, labels, 1, 1, names),
+                      {.batch_size = 16, .seed = 4, .num_replicas = 3, .rank = rank});
+    TensorDataLoader tensors(TensorDataset({rows}, index), {.batch_size = 16, .seed = 4, .num_replicas = 3, .rank = rank});
+    EXPECT_EQ(tensors.examples_per_epoch(), 66);
+    EXPECT_EQ(tensors.num_batches(), 5);
+    EXPECT_EQ(label_order(tensors, 2), label_order(images, 2)) << rank;
+    tensors.set_epoch(2);
+    const TensorBatch first = tensors.batch(0);
+    for (size_t b = 0; b < first.labels.size(); ++b)
+      EXPECT_EQ(first.tensors[0].at({static_cast<int64_t>(b), 0}), static_cast<double>(first.labels[b]));
+  }
+  EXPECT_THROW(TensorDataLoader(TensorDataset({rows}, index), {.num_replicas = 3, .rank = 3}), Error);
+}
+
 TEST(TensorDataLoader, EachBatchIsNewMemoryAndSubsetsAreViews) {
   Data d(10);
   TensorDataset data({d.y});
