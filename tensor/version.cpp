@@ -1,0 +1,7 @@
+#include "tensor/version.h"
+
+namespace mt {
+
+std::string_view version() { return MT_VERSION_STRING; }
+
+}  // namespace mt
