@@ -45,6 +45,9 @@ else()
   set(MT_PC_REQUIRES_PRIVATE "")
 endif()
 set(MT_PC_LIBS "")
+if(MT_SANITIZE)
+  set(MT_PC_LIBS " -fsanitize=address,undefined")  # instrumented code needs the sanitizer runtime
+endif()
 foreach(module IN ITEMS train nn optim autograd datasets viz tensor)  # each before what it uses
   string(APPEND MT_PC_LIBS " -lmicrotorch_${module}")
 endforeach()
