@@ -14,6 +14,7 @@
 #include <string>
 
 #include "datasets/datasets.h"
+#include "tensor/version.h"
 
 namespace {
 
@@ -162,6 +163,9 @@ TEST_F(AppTest, BadOptionsGiveOneLineAndExitCode2) {
     EXPECT_EQ(run.exit_code, 2) << args << ": " << run.output;
     EXPECT_EQ(run.output.find('\n'), run.output.size() - 1) << args << " printed more than one line: " << run.output;
   }
+  const AppRun version = run_app("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.output, "mnist (microtorch) " MT_VERSION_STRING "\n");
   const AppRun help = run_app("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("--batch-size N       per process: under mpirun -np N the global batch is N x this [32]"), std::string::npos) << help.output;

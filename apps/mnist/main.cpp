@@ -7,6 +7,7 @@
 #include "apps/mnist/app.h"
 #include "apps/mnist/parallel.h"
 #include "tensor/error.h"
+#include "tensor/version.h"
 
 int main(int argc, char** argv) {
   mnist_app::Ranks ranks(argc, argv);
@@ -17,6 +18,10 @@ int main(int argc, char** argv) {
     if (options.command != "train" && mnist_app::rank() != 0) return 0;
     if (options.command == "help") {
       std::fputs(mnist_app::help_text().c_str(), stdout);
+      return 0;
+    }
+    if (options.command == "version") {
+      std::printf("mnist (microtorch) %s\n", std::string(mt::version()).c_str());
       return 0;
     }
     if (options.command == "eval") return mnist_app::run_eval(options);

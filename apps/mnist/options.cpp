@@ -79,7 +79,8 @@ std::string help_text() {
     << "  --model FILE         model to evaluate or predict with [<out>/model.bin]\n"
     << "  --no-figures         skip the figures\n"
     << "  --quiet              no progress bar\n"
-    << "  --help               this text\n";
+    << "  --help               this text\n"
+    << "  --version            microtorch's version\n";
   return h.str();
 }
 
@@ -97,6 +98,9 @@ Options parse_options(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       o.command = "help";
+      return o;
+    } else if (arg == "--version") {
+      o.command = "version";
       return o;
     } else if (arg == "--data") {
       o.data = value(arg);

@@ -7,7 +7,7 @@
 namespace mnist_app {
 
 struct Options {
-  std::string command = "train";  // train | eval | predict | help (--help)
+  std::string command = "train";  // train | eval | predict | help (--help) | version (--version)
   std::string data;                // empty: $MNIST_DATA, ./data/<dataset>, the Debian dataset directory
   std::string dataset = "mnist";   // mnist | fashion
   int epochs = 5;
