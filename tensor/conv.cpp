@@ -45,9 +45,10 @@ struct ConvGeometry {
 };
 
 ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dOptions& opt, const char* op) {
-  const std::string shapes = std::string(op) + ": input " + x.str() + ", weight " + w.str();
+  // Built only for a message: a training step calls this five times and must not allocate.
+  auto shapes = [&] { return std::string(op) + ": input " + x.str() + ", weight " + w.str(); };
   if (x.size() != 4 || w.size() != 4)
-    throw Error(shapes + ": expected input [N, C, H, W] and weight [O, C/groups, kh, kw]");
+    throw Error(shapes() + ": expected input [N, C, H, W] and weight [O, C/groups, kh, kw]");
   for (int d = 0; d < 2; ++d) {
     if (opt.stride[d] < 1 || opt.dilation[d] < 1 || opt.padding[d] < 0)
       throw Error(std::string(op) + ": stride " + pair_str(opt.stride) + " and dilation " + pair_str(opt.dilation) +
@@ -55,15 +56,15 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dOptions& 
   }
   ConvGeometry g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], 0, 0, opt.groups, 0, 0, 0, 0, opt};
   if (g.groups < 1 || g.c % g.groups != 0 || g.o % g.groups != 0)
-    throw Error(shapes + ": groups = " + std::to_string(g.groups) + " must divide both channel counts");
+    throw Error(shapes() + ": groups = " + std::to_string(g.groups) + " must divide both channel counts");
   g.cg = g.c / g.groups;
   g.og = g.o / g.groups;
   if (w[1] != g.cg)
-    throw Error(shapes + ": the weight's dim 1 must be C/groups = " + std::to_string(g.cg));
+    throw Error(shapes() + ": the weight's dim 1 must be C/groups = " + std::to_string(g.cg));
   g.oh = conv_output_size(g.h, g.kh, opt.stride[0], opt.padding[0], opt.dilation[0]);
   g.ow = conv_output_size(g.w, g.kw, opt.stride[1], opt.padding[1], opt.dilation[1]);
   if (g.oh < 1 || g.ow < 1 || g.kh < 1 || g.kw < 1)
-    throw Error(shapes + ", padding " + pair_str(opt.padding) + ", dilation " + pair_str(opt.dilation) +
+    throw Error(shapes() + ", padding " + pair_str(opt.padding) + ", dilation " + pair_str(opt.dilation) +
                 ": the kernel does not fit the padded input");
   g.taps = g.cg * g.kh * g.kw;
   g.pixels = g.oh * g.ow;
@@ -282,6 +283,34 @@ int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
   return best;
 }
 
+// The common 2x2 window with stride 2 and no padding, without the general window arithmetic: for each output,
+// the offset in the plane of its window's first maximum (or first NaN), as window_argmax gives it.
+bool is_plain_2x2(const PoolGeometry& g) {
+  return g.kernel == std::array<int64_t, 2>{2, 2} && g.stride == g.kernel && g.padding == std::array<int64_t, 2>{0, 0};
+}
+
+template <class T, class Visit>
+void for_each_2x2_argmax(const PoolGeometry& g, const T* plane, Visit visit) {
+  for (int64_t i = 0; i < g.oh; ++i) {
+    const T* top = plane + 2 * i * g.w;
+    const T* bottom = top + g.w;
+    for (int64_t j = 0; j < g.ow; ++j) {
+      const int64_t c = 2 * j;
+      // Candidates in row-major order; a later one wins only if strictly greater, or NaN while the best is not.
+      int64_t best = 2 * i * g.w + c;
+      T value = top[c];
+      const T candidates[3] = {top[c + 1], bottom[c], bottom[c + 1]};
+      const int64_t offsets[3] = {best + 1, best + g.w, best + g.w + 1};
+      for (int k = 0; k < 3; ++k) {
+        const bool take = !std::isnan(value) && (candidates[k] > value || std::isnan(candidates[k]));
+        value = take ? candidates[k] : value;
+        best = take ? offsets[k] : best;
+      }
+      visit(i * g.ow + j, best, value);
+    }
+  }
+}
+
 // Calls fn(input plane, output plane) for every (n, c) plane, in parallel.
 template <class T, class Fn>
 void for_each_plane(const PoolGeometry& g, int64_t in_plane, int64_t out_plane, Fn fn) {
@@ -389,7 +418,9 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
     using T = decltype(tag);
     const T* src = xc.data<T>();
     T* dst = y.data<T>();
+    const bool plain = is_plain_2x2(g);
     for_each_plane<T>(g, g.h * g.w, g.oh * g.ow, [&](int64_t in, int64_t out) {
+      if (plain) return for_each_2x2_argmax(g, src + in, [&](int64_t o, int64_t, T value) { dst[out + o] = value; });
       for_each_window(g, [&](int64_t o, const Window& win) { dst[out + o] = src[in + window_argmax(src + in, g.w, win)]; });
     });
   });
@@ -407,7 +438,10 @@ Tensor max_pool2d_backward(const Tensor& g, const Tensor& x, const Pool2dOptions
     const T* src = xc.data<T>();
     const T* grad = gc.data<T>();
     T* dst = dx.data<T>();
+    const bool plain = is_plain_2x2(geo);
     for_each_plane<T>(geo, geo.h * geo.w, geo.oh * geo.ow, [&](int64_t in, int64_t out) {
+      if (plain)  // the windows are disjoint: each gradient is stored, not added
+        return for_each_2x2_argmax(geo, src + in, [&](int64_t o, int64_t at, T) { dst[in + at] = grad[out + o]; });
       for_each_window(geo, [&](int64_t o, const Window& win) { dst[in + window_argmax(src + in, geo.w, win)] += grad[out + o]; });
     });
   });

@@ -116,12 +116,11 @@ BatchNormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tenso
     T *dweight = grads.weight.data<T>(), *dbias = grads.bias.data<T>();
     parallel_for(l.c, 2 * x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
-        const double m = mu[c];
-        dbias[c] = static_cast<T>(detail::channel_fold(l.n, l.c, l.s, c, [&](int64_t i) { return grad[i]; }));
-        const double gx = detail::channel_fold(l.n, l.c, l.s, c, [&](int64_t i) {
-          return static_cast<double>(grad[i]) * (static_cast<double>(src[i]) - m);
-        });
-        dweight[c] = static_cast<T>(gx * is[c]);
+        const T m = mu[c];
+        const auto [sum_g, sum_gx] = detail::channel_fold2(
+            l.n, l.c, l.s, c, [&](int64_t i) { return grad[i]; }, [&](int64_t i) { return grad[i] * (src[i] - m); });
+        dbias[c] = static_cast<T>(sum_g);
+        dweight[c] = static_cast<T>(sum_gx * is[c]);
       }
     });
     if (!need_input) return;

@@ -16,6 +16,7 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+#include "apps/mnist/models.h"
 #include "datasets/datasets.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
@@ -119,6 +120,23 @@ void expect_steady_state_allocates_nothing(optim::Optimizer& optimizer, nn::Modu
   // The counter is live: the same step with a fresh model allocates (parameters, optimizer state, the cache).
   Generator gen(7);
   EXPECT_GT(allocations_during([&] { (void)reference_model(gen); }), 0);
+}
+
+// The cnn of `mnist --model cnn` (convolutions, batch norm with its running statistics, pooling, dropout),
+// on image batches [32, 1, 28, 28], at 1, 2 and 3 threads.
+TEST(Allocation, AdamTrainingStepOfTheCnnAllocatesNothing) {
+  const int saved = num_threads();
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    set_num_threads(threads);
+    Generator gen(0);
+    auto model = mnist_app::make_cnn(gen, 0);
+    optim::Adam adam(model->parameters(), {.lr = 1e-3});
+    Batches images = random_batches(4, gen);
+    for (Tensor& t : images.images) t = t.view({32, 1, 28, 28});
+    expect_steady_state_allocates_nothing(adam, *model, images);
+  }
+  set_num_threads(saved);
 }
 
 // At 1, 2 and 3 threads: with more threads than the 2 cores of CI, some thread joins late and others take

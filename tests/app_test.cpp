@@ -124,6 +124,32 @@ TEST_F(AppTest, TrainsWritesEverythingAndIsReproducibleAcrossThreadCounts) {
   EXPECT_EQ(test_accuracy(two.output), test_accuracy(one.output));
 }
 
+TEST_F(AppTest, TrainsTheCnnReproduciblyAndEvalReadsItBack) {
+  REQUIRE_MNIST();
+  auto cnn_args = [&](const char* sub, int threads) {
+    return "train --model cnn --data " + std::string(MT_MNIST_DIR) +
+           " --train-on-test 1500 --val-size 300 --epochs 1 --seed 1 --quiet --threads " + std::to_string(threads) +
+           " --out " + (dir_ / sub).string();
+  };
+  const AppRun one = run_app(cnn_args("one", 1));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("421738 parameters"), std::string::npos) << one.output;
+  EXPECT_GT(test_accuracy(one.output), 0.75) << one.output;  // one epoch of 1200 images
+  EXPECT_TRUE(fs::exists(dir_ / "one" / "filters.png")) << one.output;
+  EXPECT_FALSE(fs::exists(dir_ / "one" / "weights.png"));
+  const AppRun two = run_app(cnn_args("two", 2) + " --no-figures");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_TRUE(read_file(dir_ / "two" / "model.bin") == read_file(dir_ / "one" / "model.bin")) << "weights differ";
+  // eval recognises the cnn from the file and reproduces the test accuracy (running statistics included).
+  const AppRun eval = run_app("eval --data " + std::string(MT_MNIST_DIR) + " --train-on-test 1500 --no-figures --model " +
+                              (dir_ / "one" / "model.bin").string());
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "test accuracy: %.4f", test_accuracy(one.output));
+  EXPECT_NE(eval.output.find(expected), std::string::npos) << eval.output << "\nexpected " << expected;
+  EXPECT_EQ(run_app("train --model resnet").exit_code, 2);
+}
+
 TEST_F(AppTest, PredictsAKnownTestImageFromAPng) {
   REQUIRE_MNIST();
   ASSERT_EQ(run_app(train_args(dir_, 2) + " --no-figures").exit_code, 0);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/mnist/models.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
 
@@ -211,6 +212,14 @@ TEST(NnCheckpoint, CnnRoundTripsWithItsRunningStatistics) {
   no_stats->add(std::make_shared<nn::Conv2d>(1, 4, 3, other, Conv2dOptions{.padding = {1, 1}}, false));
   EXPECT_THROW(nn::load(*no_stats, path), Error);
   fs::remove_all(dir);
+}
+
+TEST(MnistCnn, ParameterCountAndOutputMatchTheDescription) {
+  Generator gen(0);
+  auto cnn = mnist_app::make_cnn(gen, 0);
+  EXPECT_EQ(cnn->parameter_count(), mnist_app::kCnnParameters);
+  EXPECT_NE(std::string(mnist_app::kCnnDescription).find("421,738 parameters"), std::string::npos);
+  EXPECT_EQ(cnn->forward(Var(Tensor::zeros({2, 1, 28, 28}))).shape(), Shape({2, 10}));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "apps/mnist/image_input.h"
+#include "apps/mnist/models.h"
 #include "apps/mnist/parallel.h"
 #include "apps/mnist/progress.h"
 #include "datasets/datasets.h"
@@ -93,7 +94,10 @@ Data load_data(const Options& o, bool for_training) {
   return data;
 }
 
+bool is_cnn(const Options& o) { return o.architecture == "cnn"; }
+
 std::shared_ptr<mt::nn::Sequential> make_model(const Options& o, mt::Generator& gen) {
+  if (is_cnn(o)) return make_cnn(gen, o.seed);
   auto model = std::make_shared<mt::nn::Sequential>();
   int64_t in = 28 * 28;
   for (int64_t width : o.hidden) {
@@ -112,15 +116,19 @@ std::unique_ptr<mt::optim::Optimizer> make_optimizer(const Options& o, std::vect
   return std::make_unique<mt::optim::Adam>(std::move(params), mt::optim::AdamOptions{.lr = o.lr});
 }
 
-mt::datasets::LoaderOptions loader_options(const Data& data, int64_t batch_size, bool shuffle, uint64_t seed) {
+mt::datasets::LoaderOptions loader_options(const Data& data, int64_t batch_size, bool shuffle, uint64_t seed, bool images) {
   mt::datasets::LoaderOptions l;
   l.batch_size = batch_size;
   l.shuffle = shuffle;
   l.seed = seed;
   l.mean = data.mean;
   l.std = data.std;
+  l.image_layout = images;
   return l;
 }
+
+// Evaluation batches: the cnn's activations are 32 maps per image, so smaller batches bound its memory.
+int64_t eval_batch_size(const mt::nn::Module& model) { return model.named_buffers().empty() ? 1000 : 200; }
 
 // `predicted` is the caller's, so that a training step reuses its memory.
 int64_t count_correct(const mt::Tensor& logits, const std::vector<int64_t>& labels, std::vector<int64_t>& predicted) {
@@ -139,7 +147,8 @@ struct Evaluation {
 Evaluation evaluate(mt::nn::Module& model, const Data& data, const ImageDataset& dataset) {
   mt::NoGradGuard no_grad;
   model.eval();
-  mt::datasets::DataLoader loader(dataset, loader_options(data, 1000, false, 0));
+  const bool cnn = !model.named_buffers().empty();
+  mt::datasets::DataLoader loader(dataset, loader_options(data, eval_batch_size(model), false, 0, cnn));
   Evaluation e;
   int64_t correct = 0;
   double loss_sum = 0;
@@ -221,13 +230,40 @@ std::vector<std::filesystem::path> write_test_figures(const Options& o, const mt
   mt::viz::plot_sample_predictions(std::span<const uint8_t>(pixels), truth, predicted, add("samples"), s);
   s.only_mistakes = true;
   mt::viz::plot_sample_predictions(std::span<const uint8_t>(pixels), truth, predicted, add("mistakes"), s);
-  const auto& first = dynamic_cast<const mt::nn::Linear&>(model[0]);
-  mt::viz::plot_first_layer_weights(first.weight().value(), add("weights"));
+  if (const auto* conv = dynamic_cast<const mt::nn::Conv2d*>(&model[0])) {
+    // One tile per filter of the first convolution, its kh x kw taps on the single input channel.
+    const mt::Tensor w = conv->weight().value();
+    mt::viz::WeightsOptions filters;
+    filters.image_height = static_cast<int>(w.size(2));
+    filters.image_width = static_cast<int>(w.size(3));
+    mt::viz::plot_first_layer_weights(w.reshape({w.size(0), -1}), add("filters"), filters);
+  } else {
+    const auto& first = dynamic_cast<const mt::nn::Linear&>(model[0]);
+    mt::viz::plot_first_layer_weights(first.weight().value(), add("weights"));
+  }
   return written;
 }
 
 void print_written(const std::vector<std::filesystem::path>& files) {
   for (const auto& f : files) std::printf("  wrote %s\n", f.string().c_str());
+}
+
+// The model in o.model, an mlp (of --hidden) or the cnn: whichever the file's tensors fit.
+std::shared_ptr<mt::nn::Sequential> load_model(const Options& o, bool& cnn) {
+  mt::Generator unused(0);
+  try {
+    auto model = make_cnn(unused, 0);
+    mt::nn::load(*model, o.model);
+    cnn = true;
+    return model;
+  } catch (const mt::Error&) {
+    Options mlp = o;
+    mlp.architecture = "mlp";
+    auto model = make_model(mlp, unused);
+    mt::nn::load(*model, o.model);  // its error names the file and what does not fit an mlp
+    cnn = false;
+    return model;
+  }
 }
 
 // Thread count and float mode, before any kernel runs.
@@ -250,7 +286,8 @@ int run_train(const Options& o) {
   auto optimizer = make_optimizer(o, model->parameters());
   StepAverager averager(model->parameters());
   // Under mpirun each rank takes its share of every epoch; rank 0 alone evaluates, prints and writes.
-  mt::datasets::LoaderOptions shares = loader_options(data, o.batch_size, true, o.seed);
+  mt::datasets::LoaderOptions shares = loader_options(data, o.batch_size, true, o.seed, is_cnn(o));
+  if (is_cnn(o)) shares.augment.max_shift = 2;
   shares.num_replicas = rank_count();
   shares.rank = rank();
   mt::datasets::DataLoader loader(*data.train, shares);
@@ -369,9 +406,8 @@ int run_train(const Options& o) {
 int run_eval(const Options& o) {
   set_up_cpu(o);
   const Data data = load_data(o, false);
-  mt::Generator unused(0);
-  auto model = make_model(o, unused);
-  mt::nn::load(*model, o.model);
+  bool cnn = false;
+  auto model = load_model(o, cnn);
   const Evaluation test = evaluate(*model, data, data.test);
   std::printf("%s: %lld images, test accuracy: %.4f\n", data.test.name().c_str(), static_cast<long long>(data.test.size()),
               test.accuracy);
@@ -384,15 +420,17 @@ int run_eval(const Options& o) {
 
 int run_predict(const Options& o) {
   const Normalisation norm = normalisation(o);
-  mt::Generator unused(0);
-  auto model = make_model(o, unused);
-  mt::nn::load(*model, o.model);
+  bool cnn = false;
+  auto model = load_model(o, cnn);
   model->eval();
   std::vector<float> pixels = load_digit_png(o.image);
   for (float& p : pixels) p = (p - norm.mean) / norm.std;
   mt::NoGradGuard no_grad;
   const mt::Tensor probabilities =
-      mt::softmax((*model)(mt::Var(mt::Tensor::from_vector(pixels, {1, 28 * 28}))).value(), 1);
+      mt::softmax((*model)(mt::Var(mt::Tensor::from_vector(pixels, cnn ? mt::Shape{1, 1, 28, 28}
+                                                                                      : mt::Shape{1, 28 * 28})))
+                      .value(),
+                  1);
   const int64_t best = mt::argmax(probabilities, 1)[0];
   std::printf("%s: %lld\n", o.image.c_str(), static_cast<long long>(best));
   for (int64_t c = 0; c < probabilities.size(1); ++c)

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "apps/mnist/models.h"
+
 namespace mnist_app {
 namespace {
 
@@ -69,14 +71,17 @@ std::string help_text() {
     << "  --lr X               peak learning rate [" << d.lr << "]\n"
     << "  --schedule NAME      cosine (decays to 0 over the run) | constant [" << d.schedule << "]\n"
     << "  --optimizer NAME     adam | adamw | sgd (momentum 0.9) [" << d.optimizer << "]\n"
-    << "  --hidden SIZES       hidden layer sizes [" << join(d.hidden) << "]\n"
+    << "  --model mlp|cnn      train: the model [" << d.architecture << "]\n"
+    << "                         mlp: 784-<hidden>-10 with ReLU\n"
+    << "                         cnn: " << kCnnDescription << "\n"
+    << "  --hidden SIZES       the mlp's hidden layer sizes [" << join(d.hidden) << "]\n"
     << "  --seed N             seeds weights and shuffling; same seed, same bits [" << d.seed << "]\n"
     << "  --threads N          0 uses every core [" << d.threads << "]\n"
     << "  --val-size N         last N training images validate [" << d.val_size << "]\n"
     << "  --train-on-test N    train on the first N test images, test on the rest [off]\n"
     << "  --out DIR            where metrics, figures and model.bin go [" << d.out << "]\n"
     << "  --format EXT         png | svg | pdf [" << d.format << "]\n"
-    << "  --model FILE         model to evaluate or predict with [<out>/model.bin]\n"
+    << "  --model FILE         eval, predict: the model file, mlp or cnn [<out>/model.bin]\n"
     << "  --no-figures         skip the figures\n"
     << "  --quiet              no progress bar\n"
     << "  --help               this text\n"
@@ -130,6 +135,8 @@ Options parse_options(int argc, char** argv) {
       o.out = value(arg);
     } else if (arg == "--format") {
       o.format = parse_choice(arg, value(arg), {"png", "svg", "pdf"});
+    } else if (arg == "--model" && o.command == "train") {
+      o.architecture = parse_choice(arg, value(arg), {"mlp", "cnn"});
     } else if (arg == "--model") {
       o.model = value(arg);
     } else if (arg == "--no-figures") {

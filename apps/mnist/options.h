@@ -15,6 +15,7 @@ struct Options {
   double lr = 1e-3;
   std::string schedule = "cosine";  // cosine | constant
   std::string optimizer = "adam";   // adam | adamw | sgd
+  std::string architecture = "mlp";  // train: mlp | cnn (--model); eval and predict read it from the model file
   std::vector<int64_t> hidden = {256, 128, 64, 32};
   uint64_t seed = 0;
   int threads = 0;  // 0: every core
@@ -24,7 +25,7 @@ struct Options {
   std::string format = "png";  // png | svg | pdf
   bool figures = true;
   bool quiet = false;
-  std::string model;  // eval, predict: the model file
+  std::string model;  // eval, predict: the model file (--model FILE)
   std::string image;  // predict: the PNG to classify
 };
 

@@ -1,0 +1,84 @@
+// Convolutions on the packed GEMM: each conv layer of `mnist --model cnn` forward and backward at batch 32,
+// and the cnn's whole training step, on synthetic images (timing does not depend on the pixel values).
+// Run: build/bench/bench_conv --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
+
+#include "apps/mnist/models.h"
+#include "bench/peak.h"
+#include "optim/optim.h"
+#include "tensor/conv.h"
+#include "tensor/parallel.h"
+#include "tensor/random.h"
+
+namespace {
+
+constexpr int64_t kBatch = 32;
+
+void set_counters(benchmark::State& state, double flops_per_iteration) {
+  const double total = flops_per_iteration * static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] = benchmark::Counter(1e-9 * total, benchmark::Counter::kIsRate);
+  state.counters["%peak"] =
+      benchmark::Counter(100e-9 * total / mt::bench::peak_gflops(mt::num_threads()), benchmark::Counter::kIsRate);
+}
+
+void clock(benchmark::internal::Benchmark* b) { mt::bench::clock_for_threads(b, mt::num_threads()); }
+
+// The cnn's two convolutions: {in channels, out channels, side}, 3x3 kernels with padding 1.
+struct Layer {
+  int64_t in, out, side;
+  double flops() const { return 2.0 * kBatch * out * in * 9 * side * side; }
+};
+constexpr Layer kLayers[] = {{1, 32, 28}, {32, 64, 14}};
+
+// state.range(0): the layer; range(1): 0 forward, 1 input gradient, 2 weight gradient.
+void BM_Conv(benchmark::State& state) {
+  const Layer l = kLayers[state.range(0)];
+  mt::Generator gen(0);
+  const mt::Tensor x = mt::Tensor::normal({kBatch, l.in, l.side, l.side}, 0, 1, gen);
+  const mt::Tensor w = mt::Tensor::normal({l.out, l.in, 3, 3}, 0, 0.1, gen);
+  const mt::Tensor g = mt::Tensor::normal({kBatch, l.out, l.side, l.side}, 0, 1, gen);
+  const mt::Conv2dOptions same{.padding = {1, 1}};
+  for (auto _ : state) {
+    mt::Tensor r = state.range(1) == 0   ? mt::conv2d(x, w, mt::Tensor(), same)
+                   : state.range(1) == 1 ? mt::conv2d_backward_input(g, w, x.shape(), same)
+                                         : mt::conv2d_backward_weight(g, x, w.shape(), same);
+    benchmark::DoNotOptimize(r.data<float>());
+  }
+  set_counters(state, l.flops());
+}
+BENCHMARK(BM_Conv)->ArgsProduct({{0, 1}, {0, 1, 2}})->ArgNames({"layer", "pass"})->Unit(benchmark::kMicrosecond)->Apply(clock);
+
+// One Adam step of the cnn on a batch of 32: forward, backward (no input gradient for the images), update.
+void BM_CnnTrainStep(benchmark::State& state) {
+  mt::set_flush_denormal(true);
+  mt::Generator gen(0);
+  auto model = mnist_app::make_cnn(gen, 0);
+  mt::optim::Adam opt(model->parameters(), {.lr = 1e-3});
+  std::vector<mt::Tensor> batches;
+  std::vector<std::vector<int64_t>> labels;
+  for (int b = 0; b < 8; ++b) {
+    batches.push_back(mt::Tensor::normal({kBatch, 1, 28, 28}, 0, 1, gen));
+    labels.emplace_back(kBatch);
+    for (int64_t& y : labels.back()) y = static_cast<int64_t>(gen.below(10));
+  }
+  size_t b = 0;
+  for (auto _ : state) {
+    const size_t i = b++ % batches.size();
+    const mt::Var loss = mt::nn::cross_entropy((*model)(mt::Var(batches[i])), labels[i]);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  // Convolutions: forward, weight gradients, and the second layer's input gradient; fc layers likewise.
+  const double fc = 2.0 * kBatch * (3136 * 128 + 128 * 10);
+  set_counters(state, 2 * kLayers[0].flops() + 3 * kLayers[1].flops() + 3 * fc);
+  state.counters["images/s"] = benchmark::Counter(static_cast<double>(kBatch * state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_CnnTrainStep)->Unit(benchmark::kMillisecond)->Apply(clock);
+
+}  // namespace
+
+BENCHMARK_MAIN();
