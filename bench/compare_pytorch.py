@@ -4,13 +4,15 @@ both see the same machine, and prints median epoch time, % of the machine's FMA 
 and test accuracy of each.
 
   /usr/bin/python3 bench/compare_pytorch.py [--app build/apps/mnist/mnist] [--bench build/bench] [--data DIR]
-      [--dataset fashion] [--epochs 5] [--rounds 3] [--threads 1,2] [--torch-threads 1,2]
+      [--dataset fashion] [--epochs 5] [--rounds 3] [--threads 1,2] [--torch-threads 1,2] [--model mlp|cnn]
 
 Both are measured at every thread count given; each of our settings is compared with PyTorch's fastest.
 PyTorch runs at its best: denormals flushed to zero (as our app does) and OpenBLAS, which it uses for
 its matrix products, at its best kernel for this CPU (bench/machine.py); the script prints what it set.
 % of peak: an epoch's multiply-adds (forward, weight gradients, input gradients of layers 2-5 over the
 54000 training images: 57.4 GFLOP) per second, against bench_peak's FMA peak on that many threads.
+--model cnn: the cnn of `mnist --model cnn` in both (PyTorch's convolutions through oneDNN); an epoch is its
+convolutions' and fc layers' forward, weight gradients and input gradients but the first conv's (1350 GFLOP).
 """
 import argparse
 import json
@@ -28,6 +30,9 @@ LAYERS = [784, 256, 128, 64, 32, 10]
 TRAIN_IMAGES = 54000
 MACS_PER_IMAGE = 2 * sum(a * b for a, b in zip(LAYERS, LAYERS[1:])) + sum(a * b for a, b in zip(LAYERS[1:], LAYERS[2:]))
 EPOCH_GFLOP = 2e-9 * MACS_PER_IMAGE * TRAIN_IMAGES
+# The cnn: conv 1->32 on 28x28, conv 32->64 on 14x14 (3x3), fc 3136->128, fc 128->10.
+CNN_LAYER_MACS = [28 * 28 * 32 * 9, 14 * 14 * 64 * 32 * 9, 3136 * 128, 128 * 10]
+CNN_EPOCH_GFLOP = 2e-9 * (2 * sum(CNN_LAYER_MACS) + sum(CNN_LAYER_MACS[1:])) * TRAIN_IMAGES
 
 
 def run(cmd, env=None):
@@ -43,8 +48,8 @@ def run(cmd, env=None):
 
 
 def ours(a, out_dir, threads):
-    text, rss = run([a.app, "train", "--data", a.data, "--dataset", a.dataset, "--epochs", str(a.epochs), "--quiet",
-                     "--no-figures", "--threads", str(threads), "--out", out_dir])
+    text, rss = run([a.app, "train", "--model", a.model, "--data", a.data, "--dataset", a.dataset, "--epochs",
+                     str(a.epochs), "--quiet", "--no-figures", "--threads", str(threads), "--out", out_dir])
     with open(os.path.join(out_dir, "metrics.json")) as f:
         metrics = json.load(f)
     return [e["seconds"] for e in metrics["epochs"]], metrics["test_accuracy"], rss
@@ -53,7 +58,7 @@ def ours(a, out_dir, threads):
 def pytorch(a, threads, blas_env):
     env = dict(blas_env, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     text, rss = run(["/usr/bin/python3", os.path.join(HERE, "pytorch_mnist.py"), "--data", a.data, "--dataset",
-                     a.dataset, "--epochs", str(a.epochs), "--threads", str(threads)], env)
+                     a.dataset, "--epochs", str(a.epochs), "--threads", str(threads), "--model", a.model], env)
     result = json.loads(text.strip().splitlines()[-1])
     return result["epoch_seconds"], result["test_accuracy"], rss
 
@@ -68,7 +73,9 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", default="1,2")
     p.add_argument("--torch-threads", default="1,2")
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     a = p.parse_args()
+    epoch_gflop = CNN_EPOCH_GFLOP if a.model == "cnn" else EPOCH_GFLOP
     our_threads = [int(t) for t in a.threads.split(",")]
     torch_threads = [int(t) for t in a.torch_threads.split(",")]
     bench_dir = a.bench or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(a.app)))),
@@ -79,7 +86,7 @@ def main():
     print(blas_note)
     for t, p in peaks.items():
         print(f"FMA peak on {t} thread(s) (bench_peak): zmm {p.get('zmm', 0):.0f} GFLOP/s, ymm {p.get('ymm', 0):.0f}")
-    print(f"one epoch: {EPOCH_GFLOP:.1f} GFLOP", flush=True)
+    print(f"one epoch of the {a.model}: {epoch_gflop:.1f} GFLOP", flush=True)
 
     results = {}
     for t in our_threads:
@@ -106,7 +113,7 @@ def main():
     print()
     def percent_of_peak(name):
         threads = int(name.rsplit("-", 1)[1][:-1])
-        return 100 * EPOCH_GFLOP / median_epoch(name) / max(peaks[threads].values())
+        return 100 * epoch_gflop / median_epoch(name) / max(peaks[threads].values())
 
     print("| run | median epoch (s) | % of FMA peak | peak RSS (MB) | test accuracy |")
     print("| --- | ---: | ---: | ---: | ---: |")

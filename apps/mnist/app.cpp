@@ -128,7 +128,7 @@ mt::datasets::LoaderOptions loader_options(const Data& data, int64_t batch_size,
 }
 
 // Evaluation batches: the cnn's activations are 32 maps per image, so smaller batches bound its memory.
-int64_t eval_batch_size(const mt::nn::Module& model) { return model.named_buffers().empty() ? 1000 : 200; }
+int64_t eval_batch_size(const mt::nn::Module& model) { return model.named_buffers().empty() ? 1000 : 100; }
 
 // `predicted` is the caller's, so that a training step reuses its memory.
 int64_t count_correct(const mt::Tensor& logits, const std::vector<int64_t>& labels, std::vector<int64_t>& predicted) {
