@@ -5,6 +5,7 @@ and test accuracy of each.
 
   /usr/bin/python3 bench/compare_pytorch.py [--app build/apps/mnist/mnist] [--bench build/bench] [--data DIR]
       [--dataset fashion] [--epochs 5] [--rounds 3] [--threads 1,2] [--torch-threads 1,2] [--model mlp|cnn]
+      [--train-on-test N --val-size M]
 
 Both are measured at every thread count given; each of our settings is compared with PyTorch's fastest.
 PyTorch runs at its best: denormals flushed to zero (as our app does) and OpenBLAS, which it uses for
@@ -47,9 +48,15 @@ def run(cmd, env=None):
     return text, usage.ru_maxrss / 1024
 
 
+def subset_args(a):
+    """--train-on-test N --val-size M for both programs: the first N test images, the last M of them validating."""
+    return ["--train-on-test", str(a.train_on_test), "--val-size", str(a.val_size)] if a.train_on_test else []
+
+
 def ours(a, out_dir, threads):
     text, rss = run([a.app, "train", "--model", a.model, "--data", a.data, "--dataset", a.dataset, "--epochs",
-                     str(a.epochs), "--quiet", "--no-figures", "--threads", str(threads), "--out", out_dir])
+                     str(a.epochs), "--quiet", "--no-figures", "--threads", str(threads), "--out", out_dir] +
+                    subset_args(a))
     with open(os.path.join(out_dir, "metrics.json")) as f:
         metrics = json.load(f)
     return [e["seconds"] for e in metrics["epochs"]], metrics["test_accuracy"], rss
@@ -58,7 +65,8 @@ def ours(a, out_dir, threads):
 def pytorch(a, threads, blas_env):
     env = dict(blas_env, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     text, rss = run(["/usr/bin/python3", os.path.join(HERE, "pytorch_mnist.py"), "--data", a.data, "--dataset",
-                     a.dataset, "--epochs", str(a.epochs), "--threads", str(threads), "--model", a.model], env)
+                     a.dataset, "--epochs", str(a.epochs), "--threads", str(threads), "--model", a.model] +
+                    subset_args(a), env)
     result = json.loads(text.strip().splitlines()[-1])
     return result["epoch_seconds"], result["test_accuracy"], rss
 
@@ -74,8 +82,11 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--torch-threads", default="1,2")
     p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    p.add_argument("--train-on-test", type=int, default=0)
+    p.add_argument("--val-size", type=int, default=6000)
     a = p.parse_args()
-    epoch_gflop = CNN_EPOCH_GFLOP if a.model == "cnn" else EPOCH_GFLOP
+    train_images = a.train_on_test - a.val_size if a.train_on_test else TRAIN_IMAGES
+    epoch_gflop = (CNN_EPOCH_GFLOP if a.model == "cnn" else EPOCH_GFLOP) * train_images / TRAIN_IMAGES
     our_threads = [int(t) for t in a.threads.split(",")]
     torch_threads = [int(t) for t in a.torch_threads.split(",")]
     bench_dir = a.bench or os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(a.app)))),
