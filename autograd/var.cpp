@@ -143,7 +143,7 @@ void Var::backward(const Tensor& grad_output) const {
     node.reset();
   }
 }
-Var record(const char* name, Tensor value, std::initializer_list<Var> inputs, BackwardFn backward) {
+Var record(const char* name, Tensor value, std::span<const Var> inputs, BackwardFn backward) {
   auto node = make_pooled<Node>();
   node->value = std::move(value);
   node->op = name;

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <utility>
 #include <type_traits>
 
 #include "tensor/allocator.h"
@@ -84,7 +85,7 @@ class Var {
   Var detach() const;      // the same value, cut off from the graph
 
  private:
-  friend Var record(const char*, Tensor, std::initializer_list<Var>, BackwardFn);
+  friend Var record(const char*, Tensor, std::span<const Var>, BackwardFn);
   explicit Var(std::shared_ptr<detail::Node> node) : node_(std::move(node)) {}
   const detail::Node& node(const char* what) const;
   std::shared_ptr<detail::Node> node_;
@@ -92,7 +93,10 @@ class Var {
 
 // The tape's single entry point: returns `value` as the result of op `name` on `inputs`, recording
 // `backward` when recording is on and some input requires a gradient.
-Var record(const char* name, Tensor value, std::initializer_list<Var> inputs, BackwardFn backward);
+Var record(const char* name, Tensor value, std::span<const Var> inputs, BackwardFn backward);
+inline Var record(const char* name, Tensor value, std::initializer_list<Var> inputs, BackwardFn backward) {
+  return record(name, std::move(value), std::span<const Var>(inputs.begin(), inputs.size()), std::move(backward));
+}
 
 // While alive, ops record nothing (evaluation, optimizer updates). Scopes nest. Per thread.
 class NoGradGuard {

@@ -1,5 +1,6 @@
 #include "tensor/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -236,11 +237,26 @@ Tensor Tensor::narrow(int dim, int64_t start, int64_t length) const {
 
 Tensor Tensor::select(int dim, int64_t index) const {
   const int d = normalize_dim(dim, this->dim(), "select");
-  Tensor t = narrow(d, index, 1);
+  if (index < -shape_[d] || index >= shape_[d])
+    throw Error("select: index " + std::to_string(index) + " is outside dim " + std::to_string(d) + " of " + str());
+  Tensor t = narrow(d, index < 0 ? index + shape_[d] : index, 1);
   Shape shape = t.shape_, strides = t.strides_;
   shape.erase(d);
   strides.erase(d);
   return with_layout(shape, strides, t.offset_);
+}
+
+Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
+  const int d = normalize_dim(dim, this->dim(), "slice");
+  if (step <= 0) throw Error("slice: step must be > 0, got " + std::to_string(step));
+  const int64_t n = shape_[d];
+  auto clamp_index = [n](int64_t i) { return i < 0 ? std::max<int64_t>(i + n, 0) : std::min(i, n); };
+  const int64_t first = clamp_index(start), last = clamp_index(end);
+  const int64_t length = last > first ? (last - first + step - 1) / step : 0;
+  Shape shape = shape_, strides = strides_;
+  shape[d] = length;
+  strides[d] = strides_[d] * step;
+  return with_layout(shape, strides, offset_ + first * strides_[d]);
 }
 
 Tensor Tensor::unsqueeze(int dim) const {

@@ -93,7 +93,11 @@ class Tensor {
   Tensor permute(std::initializer_list<int> dims) const;
   Tensor permute(std::span<const int> dims) const;
   Tensor narrow(int dim, int64_t start, int64_t length) const;
-  Tensor select(int dim, int64_t index) const;  // drops `dim`
+  Tensor select(int dim, int64_t index) const;  // drops `dim`; a negative index counts from the end
+  // x[..., start:end:step, ...] by Python's rules: negative start and end count from the end, both are clamped to
+  // the dim, step > 0. The end defaults to the dim's end.
+  static constexpr int64_t kEnd = INT64_MAX;
+  Tensor slice(int dim, int64_t start, int64_t end = kEnd, int64_t step = 1) const;
   Tensor unsqueeze(int dim) const;
   Tensor squeeze(int dim) const;
   Tensor expand(const Shape& shape) const;  // broadcast view: stride 0 along expanded dims

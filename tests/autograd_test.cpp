@@ -171,6 +171,27 @@ void add_loss_cases(std::map<std::string, std::vector<Case>>& cases) {
                 {randn({5, 4}, 5, 2)}});
 }
 
+// The added shape ops: plain and non-contiguous inputs, negative dims and indices.
+void add_everyday_shape_cases(std::map<std::string, std::vector<Case>>& cases) {
+  using V = const std::vector<Var>&;
+  cases["select"] = {{"last column", [](V v) { return select(v[0], 1, -1); }, {randn({3, 4}, 1)}},
+                     {"middle of 3-D, transposed", [](V v) { return select(v[0], 1, 2); }, {randn({4, 3, 2}, 2).transpose(0, 2)}}};
+  cases["slice"] = {{"negative, step 2", [](V v) { return slice(v[0], 0, -4, -1, 2); }, {randn({5, 4}, 1)}},
+                    {"clamped, transposed", [](V v) { return slice(v[0], 1, -10, 3); }, {randn({5, 4}, 2).t()}}};
+  cases["unsqueeze"] = {{"last", [](V v) { return unsqueeze(v[0], -1) * unsqueeze(v[0], 1); }, {randn({3, 4}, 1)}},
+                        {"transposed", [](V v) { return unsqueeze(v[0], 1); }, {randn({4, 3}, 2).t()}}};
+  cases["squeeze"] = {{"all", [](V v) { return squeeze(v[0]); }, {randn({3, 1, 4, 1}, 1)}},
+                      {"one dim, transposed", [](V v) { return squeeze(v[0], 0); }, {randn({4, 1}, 2).t()}}};
+  cases["expand"] = {{"new and size-1 dims", [](V v) { return expand(v[0], {2, 3, 4}); }, {randn({3, 1}, 1)}},
+                     {"keep with -1, transposed", [](V v) { return expand(v[0], {-1, 3, 2}) * 1.5; },
+                      {randn({1, 4}, 2).t().unsqueeze(1)}}};
+  cases["cat"] = {{"dim 0", [](V v) { return cat(v, 0); }, {randn({2, 3}, 1), randn({4, 3}, 2)}},
+                  {"last dim, transposed and sliced", [](V v) { return cat(v, -1); },
+                   {randn({2, 3}, 3).t(), randn({3, 4}, 4).narrow(1, 1, 2), randn({3, 1}, 5)}}};
+  cases["stack"] = {{"dim 1", [](V v) { return stack(v, 1); }, {randn({3, 4}, 1), randn({3, 4}, 2), randn({3, 4}, 3)}},
+                    {"last dim, transposed", [](V v) { return stack(v, -1); }, {randn({4, 3}, 4).t(), randn({3, 4}, 5)}}};
+}
+
 std::map<std::string, std::vector<Case>> gradcheck_cases() {
   const int d0[] = {0}, d1[] = {1}, d02[] = {0, 2}, perm[] = {2, 0, 1};
   const std::vector<int64_t> labels = {2, 0, 3, 3, 1};
@@ -249,6 +270,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
   add_conv_cases(cases);
   add_everyday_elementwise_cases(cases);
   add_loss_cases(cases);
+  add_everyday_shape_cases(cases);
   return cases;
 }
 

@@ -45,18 +45,38 @@ const Tensor kPosWeight = Tensor::from_vector(std::vector<double>{1.0, 3.0, 0.5,
 
 std::map<std::string, Fn> calls() {
   using V = const std::vector<Var>&;
-  const int first_row[] = {0};
   auto nll = [](const std::vector<int64_t>& labels, NLLLossOptions o) {
     return [&labels, o](V v) { return nll_loss(log_softmax(v[0], 1), labels, o); };
   };
   auto ce = [](const std::vector<int64_t>& labels, CrossEntropyOptions o) {
     return [&labels, o](V v) { return cross_entropy(v[0], labels, o); };
   };
+  auto rejoin = [](const std::vector<Var>& parts, int dim) {
+    std::vector<Var> scaled;
+    for (size_t k = 0; k < parts.size(); ++k) scaled.push_back(parts[k] * static_cast<double>(k + 1));
+    return cat(scaled, dim);
+  };
   return {
+      {"select", [](V v) { return select(v[0], 1, -1) * 2.0 + slice(select(v[0], 0, 1), 0, 1); }},
+      {"slice", [](V v) { return slice(v[0], 0, -4, -1, 2); }},
+      {"slice_columns", [](V v) { return slice(v[0], 1, 1) * slice(v[0], 1, -10, 3); }},
+      {"unsqueeze", [](V v) { return unsqueeze(v[0], -1) * unsqueeze(v[0], 1); }},
+      {"squeeze_all", [](V v) { return squeeze(v[0]); }},
+      {"squeeze_dim", [](V v) { return squeeze(squeeze(v[0], 1), 0); }},
+      {"expand", [](V v) { return expand(v[0], {2, 3, 4}); }},
+      {"expand_keep", [](V v) { return expand(v[0], {-1, 4}); }},
+      {"flatten", [](V v) { return flatten(v[0], 1) * 2.0 + reshape(flatten(v[0], 0, 1), {2, 12}); }},
+      {"cat", [](V v) { return cat(std::vector<Var>{v[0], v[1] * 2.0}, 0); }},
+      {"cat_last", [](V v) { return cat(std::vector<Var>{v[0], v[1] * 2.0, v[2] * 3.0}, -1); }},
+      {"stack", [](V v) { return stack(std::vector<Var>{v[0], v[1] * 2.0, v[2] * 3.0}, 1); }},
+      {"stack_last", [](V v) { return stack(std::vector<Var>{v[0], v[1] * 2.0}, -1); }},
+      {"split", [rejoin](V v) { return rejoin(split(v[0], 2), 0); }},
+      {"split_sizes", [rejoin](V v) { return rejoin(split(v[0], std::vector<int64_t>{1, 3}, 1), 1); }},
+      {"chunk", [rejoin](V v) { return rejoin(chunk(v[0], 4, 0), 0); }},
       {"mse_loss", [](V v) { return mse_loss(v[0], v[1]); }},
       {"mse_loss_sum", [](V v) { return mse_loss(v[0], v[1], Reduction::Sum); }},
       {"mse_loss_none_broadcast",
-       [first_row](V v) { return mse_loss(v[0], reshape(narrow(v[1], 0, 0, 1), {4}), Reduction::None); }},
+       [](V v) { return mse_loss(v[0], reshape(narrow(v[1], 0, 0, 1), {4}), Reduction::None); }},
       {"l1_loss", [](V v) { return l1_loss(v[0], v[1]); }},
       {"l1_loss_none", [](V v) { return l1_loss(v[0], v[1], Reduction::None); }},
       {"smooth_l1_loss", [](V v) { return smooth_l1_loss(v[0], v[1]); }},
@@ -183,6 +203,30 @@ TEST(OpsReference, LossesRejectBadLabelsAndWeightsNamingTheOp) {
   EXPECT_NE(message([&] { smooth_l1_loss(scores, scores, Reduction::Mean, -1); }).find("beta"), std::string::npos);
   // Every example ignored: the mean is 0 / 0, NaN, as in PyTorch.
   EXPECT_TRUE(std::isnan(nll_loss(scores, std::vector<int64_t>{-100, -100, -100}).item()));
+}
+
+TEST(OpsReference, ShapeOpsRejectBadArgumentsNamingTheOpAndShapes) {
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const Var a(make_input({2, 3}, 0, 1, 0), true), b(make_input({2, 4}, 1, 1, 0), true);
+  EXPECT_NE(message([&] { cat(std::vector<Var>{a, b}, 0); }).find("cat: tensor 1 float64[2, 4] does not fit"),
+            std::string::npos);
+  EXPECT_EQ(cat(std::vector<Var>{a, b}, 1).shape(), Shape({2, 7}));
+  EXPECT_NE(message([&] { stack(std::vector<Var>{a, b}, 0); }).find("stack: tensor 1"), std::string::npos);
+  EXPECT_NE(message([&] { cat(std::vector<Var>{}, 0); }).find("at least one"), std::string::npos);
+  EXPECT_NE(message([&] { select(a, 1, 3); }).find("select: index 3"), std::string::npos);
+  EXPECT_NE(message([&] { select(a, 1, -4); }).find("select: index -4"), std::string::npos);
+  EXPECT_NE(message([&] { slice(a, 1, 0, 2, 0); }).find("step must be > 0"), std::string::npos);
+  EXPECT_EQ(slice(a, 1, 5).shape(), Shape({2, 0}));  // an empty slice, as a[:, 5:] in Python
+  EXPECT_NE(message([&] { split(a, std::vector<int64_t>{1, 1}, 1); }).find("adding up to 2"), std::string::npos);
+  EXPECT_EQ(chunk(a, 2, 1).size(), 2u);  // sizes 2 and 1
+  EXPECT_EQ(squeeze(a, 0).shape(), a.shape());  // not of size 1: unchanged, as in PyTorch
 }
 
 }  // namespace
