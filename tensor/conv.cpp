@@ -138,28 +138,36 @@ void col2im(const ConvGeometry& g, const T* cols, T* image) {
   });
 }
 
-// One unfolded-image buffer per thread, from the tensor cache, taken before the threads start.
+// Per thread, an unfolded-image buffer and the packing memory of its GEMMs, from the tensor cache, taken
+// before the threads start: a GEMM that took its own inside the region would allocate whenever more threads
+// than ever before happened to run at once (a worker descheduled for whole steps on a busy machine).
 template <class T>
 class ThreadBuffers {
  public:
-  explicit ThreadBuffers(int64_t elements)
+  ThreadBuffers(int64_t cols_elements, int64_t gemm_elements)
       : nested_(omp_in_parallel()),
-        elements_(elements),
-        storage_(Tensor::empty({nested_ ? 1 : num_threads(), elements}, dtype_of<T>())) {}
-  T* mine() const { return storage_.data<T>() + (nested_ ? 0 : omp_get_thread_num()) * elements_; }
+        cols_elements_(round_up(cols_elements)),
+        slot_elements_(cols_elements_ + round_up(gemm_elements)),
+        storage_(Tensor::empty({nested_ ? 1 : num_threads(), slot_elements_}, dtype_of<T>())) {}
+  T* cols() const { return mine(); }
+  T* gemm_scratch() const { return mine() + cols_elements_; }
 
  private:
+  static int64_t round_up(int64_t n) { return (n + 15) / 16 * 16; }  // slots on separate cache lines
+  T* mine() const { return storage_.data<T>() + (nested_ ? 0 : omp_get_thread_num()) * slot_elements_; }
   bool nested_;
-  int64_t elements_;
+  int64_t cols_elements_, slot_elements_;
   Tensor storage_;
 };
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   const bool in_place = g.in_place();
-  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels);
+  const detail::MatrixRef<T> weight{w, g.taps, 1}, unfolded{x, g.pixels, 1};
+  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels,
+                                 detail::gemm_scratch_size(g.og, g.pixels, g.taps, weight, unfolded));
   parallel_for(g.n, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
-    T* cols = buffers.mine();
+    T* cols = buffers.cols();
     for (int64_t n = begin; n < end; ++n) {
       T* out = y + n * g.o * g.pixels;
       if (b)
@@ -168,7 +176,8 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
         const T* image = x + (n * g.c + grp * g.cg) * g.h * g.w;
         if (!in_place) im2col(g, image, cols);
         detail::gemm<T>(g.og, g.pixels, g.taps, {w + grp * g.og * g.taps, g.taps, 1},
-                        {in_place ? image : cols, g.pixels, 1}, out + grp * g.og * g.pixels, g.pixels, b != nullptr);
+                        {in_place ? image : cols, g.pixels, 1}, out + grp * g.og * g.pixels, g.pixels, b != nullptr,
+                        buffers.gemm_scratch());
       }
     }
   });
@@ -177,9 +186,11 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 template <class T>
 void conv2d_input_grad(const ConvGeometry& g, const T* grad, const T* w, T* dx) {
   const bool in_place = g.in_place();
-  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels);
+  const detail::MatrixRef<T> weight_t{w, 1, g.taps}, grad_n{grad, g.pixels, 1};
+  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels,
+                                 detail::gemm_scratch_size(g.taps, g.pixels, g.og, weight_t, grad_n));
   parallel_for(g.n, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
-    T* cols = buffers.mine();
+    T* cols = buffers.cols();
     for (int64_t n = begin; n < end; ++n) {
       T* image = dx + n * g.c * g.h * g.w;
       if (!in_place) std::fill(image, image + g.c * g.h * g.w, T(0));
@@ -188,7 +199,7 @@ void conv2d_input_grad(const ConvGeometry& g, const T* grad, const T* w, T* dx) 
         // d(unfolded) = W_g^T g_n: the transposed weight is read in place.
         detail::gemm<T>(g.taps, g.pixels, g.og, {w + grp * g.og * g.taps, 1, g.taps},
                         {grad + (n * g.o + grp * g.og) * g.pixels, g.pixels, 1}, in_place ? target : cols, g.pixels,
-                        false);
+                        false, buffers.gemm_scratch());
         if (!in_place) col2im(g, cols, target);
       }
     }
@@ -204,9 +215,11 @@ void conv2d_weight_grad(const ConvGeometry& g, const T* grad, const T* x, T* dw)
   const int64_t block = weight_grad_block(g.n), blocks = (g.n + block - 1) / block;
   const int64_t weight_size = g.o * g.taps;
   const Tensor partials = blocks > 1 ? Tensor::empty({blocks, weight_size}, dtype_of<T>()) : Tensor();
-  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels);
+  const detail::MatrixRef<T> grad_n{grad, g.pixels, 1}, unfolded_t{x, 1, g.pixels};
+  const ThreadBuffers<T> buffers(in_place ? 0 : g.taps * g.pixels,
+                                 detail::gemm_scratch_size(g.og, g.taps, g.pixels, grad_n, unfolded_t));
   parallel_for(blocks, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
-    T* cols = buffers.mine();
+    T* cols = buffers.cols();
     for (int64_t blk = begin; blk < end; ++blk) {
       T* sum = blocks > 1 ? partials.data<T>() + blk * weight_size : dw;
       for (int64_t n = blk * block; n < std::min(g.n, (blk + 1) * block); ++n)
@@ -216,7 +229,7 @@ void conv2d_weight_grad(const ConvGeometry& g, const T* grad, const T* x, T* dw)
           // dW_g += g_n unfolded^T: the unfolded image is read transposed (the GEMM packs it).
           detail::gemm<T>(g.og, g.taps, g.pixels, {grad + (n * g.o + grp * g.og) * g.pixels, g.pixels, 1},
                           {in_place ? image : cols, 1, g.pixels}, sum + grp * g.og * g.taps, g.taps,
-                          n > blk * block);
+                          n > blk * block, buffers.gemm_scratch());
         }
     }
   });

@@ -87,14 +87,19 @@ struct PackingSizes {
 template <class T>
 class Workspace {
  public:
-  Workspace(PackingSizes sizes, int slots, int64_t shared_b_size)
+  // `external`: memory of size() elements the caller owns, or null to take it from the cache.
+  Workspace(PackingSizes sizes, int slots, int64_t shared_b_size, T* external = nullptr)
       : a_size_(sizes.a),
         b_size_(sizes.b),
         slot_size_(round_up(sizes.a + sizes.b + sizes.edge, kLineElements)),  // slots on separate cache lines
         slots_(slots),
         bytes_(static_cast<std::size_t>(slot_size_ * slots + shared_b_size) * sizeof(T)),
-        data_(bytes_ ? static_cast<T*>(allocate(bytes_)) : nullptr) {}  // most small GEMMs pack nothing
-  ~Workspace() { deallocate(data_, bytes_); }
+        owned_(!external && bytes_),  // most small GEMMs pack nothing
+        data_(owned_ ? static_cast<T*>(allocate(bytes_)) : external) {}
+  ~Workspace() {
+    if (owned_) deallocate(data_, bytes_);
+  }
+  static int64_t size(PackingSizes sizes) { return round_up(sizes.a + sizes.b + sizes.edge, kLineElements); }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
 
@@ -109,6 +114,7 @@ class Workspace {
   int64_t a_size_, b_size_, slot_size_;
   int slots_;
   std::size_t bytes_;
+  bool owned_;
   T* data_;
 };
 
@@ -528,10 +534,35 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
   }
 }
 
+// The problem gemm() runs on one thread, and its m and n.
+// A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A is the
+// smaller operand (a batch of 32 against a weight matrix), C^T = B^T A^T packs only A^T instead and reads B^T
+// (W) in place, with the same multiply-adds in the same order. Only on one thread: at 2 threads 32x256x784
+// ran at 205 GFLOP/s that way against 236 with each thread packing its half of W^T.
+template <class T>
+Problem<T> one_thread_problem(Problem<T> p, int64_t& m, int64_t& n) {
+  if (p.b.row_stride == 1 && p.b.col_stride != 1 && m < n) {
+    std::swap(p.a, p.b);
+    std::swap(p.a.row_stride, p.a.col_stride);
+    std::swap(p.b.row_stride, p.b.col_stride);
+    p.transposed_c = true;
+    std::swap(m, n);
+  }
+  return p;
+}
+
 }  // namespace
 
 template <class T>
-void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc, bool accumulate) {
+int64_t gemm_scratch_size(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b) {
+  if (m == 0 || n == 0 || k == 0) return 0;
+  const Problem<T> p = one_thread_problem(Problem<T>{k, a, b, nullptr, nullptr, 0, false, false, nullptr}, m, n);
+  return Workspace<T>::size(packing_sizes(p, m, n, false));
+}
+
+template <class T>
+void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc, bool accumulate,
+          T* scratch) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate)
@@ -544,17 +575,8 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   // Inside a caller's own parallel region: run here. Only this function's own region hands out the
   // workspace's slots by thread number, one slot per thread of num_threads().
   if (work < kGemmParallelWork || num_threads() == 1 || omp_in_parallel()) {
-    // A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A
-    // is the smaller operand (a batch of 32 against a weight matrix), C^T = B^T A^T packs only A^T instead
-    // and reads B^T (W) in place, with the same multiply-adds in the same order. Only on one thread: at 2
-    // threads 32x256x784 ran at 205 GFLOP/s that way against 236 with each thread packing its half of W^T.
-    if (b.row_stride == 1 && b.col_stride != 1 && m < n) {
-      p.a = {b.data, b.col_stride, b.row_stride};
-      p.b = {a.data, a.col_stride, a.row_stride};
-      p.transposed_c = true;
-      std::swap(m, n);
-    }
-    const Workspace<T> workspace(packing_sizes(p, m, n, false), 1, 0);
+    p = one_thread_problem(p, m, n);
+    const Workspace<T> workspace(packing_sizes(p, m, n, false), 1, 0, scratch);
     p.workspace = &workspace;
     gemm_block(p, 0, 0, m, 0, n);
     return;
@@ -594,7 +616,11 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   });
 }
 
-template void gemm<float>(int64_t, int64_t, int64_t, MatrixRef<float>, MatrixRef<float>, float*, int64_t, bool);
-template void gemm<double>(int64_t, int64_t, int64_t, MatrixRef<double>, MatrixRef<double>, double*, int64_t, bool);
+template void gemm<float>(int64_t, int64_t, int64_t, MatrixRef<float>, MatrixRef<float>, float*, int64_t, bool,
+                          float*);
+template void gemm<double>(int64_t, int64_t, int64_t, MatrixRef<double>, MatrixRef<double>, double*, int64_t, bool,
+                           double*);
+template int64_t gemm_scratch_size<float>(int64_t, int64_t, int64_t, MatrixRef<float>, MatrixRef<float>);
+template int64_t gemm_scratch_size<double>(int64_t, int64_t, int64_t, MatrixRef<double>, MatrixRef<double>);
 
 }  // namespace mt::detail

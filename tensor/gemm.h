@@ -14,7 +14,15 @@ struct MatrixRef {
 
 // C[M, N] = A[M, K] * B[K, N], plus C's old value when `accumulate`. C is row-major with row stride ldc.
 // Each element of C is summed over k in the same order whatever the thread count.
+// `scratch`: for a call from inside the caller's own parallel region (a convolution's GEMM per image), packing
+// memory of gemm_scratch_size() elements that the caller took before its threads started, so that what a
+// step allocates does not depend on how many threads happened to run at once; null: gemm() takes its own.
 template <class T>
-void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc, bool accumulate);
+void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc, bool accumulate,
+          T* scratch = nullptr);
+
+// The packing memory, in elements, of a gemm() on one thread with these shapes and strides (0 for most).
+template <class T>
+int64_t gemm_scratch_size(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b);
 
 }  // namespace mt::detail
