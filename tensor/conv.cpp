@@ -324,12 +324,23 @@ void for_each_2x2_argmax(const PoolGeometry& g, const T* plane, Visit visit) {
   }
 }
 
-// Calls fn(input plane, output plane) for every (n, c) plane, in parallel.
-template <class T, class Fn>
-void for_each_plane(const PoolGeometry& g, int64_t in_plane, int64_t out_plane, Fn fn) {
-  parallel_for(g.planes, g.planes * g.oh * g.ow * g.kernel[0] * g.kernel[1], [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) fn(p * in_plane, p * out_plane);
+// The driver of a pooling kernel: the geometry of `input_shape`, and `result`, of the pooled shape for a
+// forward or the input's shape (zeroed) for a backward. Calls plane(geometry, result data, input-sized
+// offset, pooled offset) for every (n, c) plane, in parallel; the result's pointer type is the dtype's.
+template <class Plane>
+Tensor pool(const char* op, const Shape& input_shape, const Pool2dOptions& options, DType dtype, bool backward,
+            Plane plane) {
+  const PoolGeometry g = pool_geometry(input_shape, options, op);
+  const Shape pooled{input_shape[0], input_shape[1], g.oh, g.ow};
+  Tensor result = backward ? Tensor::zeros(input_shape, dtype) : Tensor::empty(pooled, dtype);
+  dispatch_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* data = result.data<T>();
+    parallel_for(g.planes, g.planes * g.oh * g.ow * g.kernel[0] * g.kernel[1], [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) plane(g, data, p * g.h * g.w, p * g.oh * g.ow);
+    });
   });
+  return result;
 }
 
 template <class Visit>
@@ -342,12 +353,15 @@ double window_divisor(const PoolGeometry& g, const Window& win) {
   return static_cast<double>(g.count_include_pad ? win.full : (win.r1 - win.r0) * (win.c1 - win.c0));
 }
 
-Shape pooled_shape(const Shape& x, int64_t oh, int64_t ow) { return {x[0], x[1], oh, ow}; }
-
 void check_grad_shape(const char* op, const Tensor& g, const Shape& expected) {
   if (!g.defined()) throw Error(std::string(op) + ": the gradient is undefined");
   if (g.shape() != expected)
     throw Error(std::string(op) + ": gradient " + g.shape().str() + " does not match the output " + expected.str());
+}
+
+void check_pooled_grad(const char* op, const Tensor& g, const Shape& input_shape, const Pool2dOptions& options) {
+  const PoolGeometry geo = pool_geometry(input_shape, options, op);
+  check_grad_shape(op, g, {input_shape[0], input_shape[1], geo.oh, geo.ow});
 }
 
 // Rows [floor(i size / out), ceil((i + 1) size / out)).
@@ -424,82 +438,60 @@ Tensor channel_sum(const Tensor& g) {
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   if (!x.defined()) throw Error("max_pool2d: the input is undefined");
-  const PoolGeometry g = pool_geometry(x.shape(), options, "max_pool2d");
-  Tensor y = Tensor::empty(pooled_shape(x.shape(), g.oh, g.ow), x.dtype());
   const Tensor xc = x.contiguous();
-  dispatch_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* src = xc.data<T>();
-    T* dst = y.data<T>();
-    const bool plain = is_plain_2x2(g);
-    for_each_plane<T>(g, g.h * g.w, g.oh * g.ow, [&](int64_t in, int64_t out) {
-      if (plain) return for_each_2x2_argmax(g, src + in, [&](int64_t o, int64_t, T value) { dst[out + o] = value; });
-      for_each_window(g, [&](int64_t o, const Window& win) { dst[out + o] = src[in + window_argmax(src + in, g.w, win)]; });
-    });
+  return pool("max_pool2d", x.shape(), options, x.dtype(), false, [&](const PoolGeometry& g, auto* y, int64_t in, int64_t out) {
+    using T = std::remove_pointer_t<decltype(y)>;
+    const T* src = xc.data<T>() + in;
+    T* dst = y + out;
+    if (is_plain_2x2(g)) return for_each_2x2_argmax(g, src, [&](int64_t o, int64_t, T value) { dst[o] = value; });
+    for_each_window(g, [&](int64_t o, const Window& win) { dst[o] = src[window_argmax(src, g.w, win)]; });
   });
-  return y;
 }
 
 Tensor max_pool2d_backward(const Tensor& g, const Tensor& x, const Pool2dOptions& options) {
   check_same_dtype("max_pool2d_backward", g, x);
-  const PoolGeometry geo = pool_geometry(x.shape(), options, "max_pool2d_backward");
-  check_grad_shape("max_pool2d_backward", g, pooled_shape(x.shape(), geo.oh, geo.ow));
-  Tensor dx = Tensor::zeros(x.shape(), x.dtype());
+  check_pooled_grad("max_pool2d_backward", g, x.shape(), options);
   const Tensor xc = x.contiguous(), gc = g.contiguous();
-  dispatch_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* src = xc.data<T>();
-    const T* grad = gc.data<T>();
-    T* dst = dx.data<T>();
-    const bool plain = is_plain_2x2(geo);
-    for_each_plane<T>(geo, geo.h * geo.w, geo.oh * geo.ow, [&](int64_t in, int64_t out) {
-      if (plain)  // the windows are disjoint: each gradient is stored, not added
-        return for_each_2x2_argmax(geo, src + in, [&](int64_t o, int64_t at, T) { dst[in + at] = grad[out + o]; });
-      for_each_window(geo, [&](int64_t o, const Window& win) { dst[in + window_argmax(src + in, geo.w, win)] += grad[out + o]; });
-    });
-  });
-  return dx;
+  return pool("max_pool2d_backward", x.shape(), options, x.dtype(), true,
+              [&](const PoolGeometry& geo, auto* dx, int64_t in, int64_t out) {
+                using T = std::remove_pointer_t<decltype(dx)>;
+                const T* src = xc.data<T>() + in;
+                const T* grad = gc.data<T>() + out;
+                T* dst = dx + in;
+                if (is_plain_2x2(geo))  // the windows are disjoint: each gradient is stored, not added
+                  return for_each_2x2_argmax(geo, src, [&](int64_t o, int64_t at, T) { dst[at] = grad[o]; });
+                for_each_window(geo, [&](int64_t o, const Window& win) { dst[window_argmax(src, geo.w, win)] += grad[o]; });
+              });
 }
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
   if (!x.defined()) throw Error("avg_pool2d: the input is undefined");
-  const PoolGeometry g = pool_geometry(x.shape(), options, "avg_pool2d");
-  Tensor y = Tensor::empty(pooled_shape(x.shape(), g.oh, g.ow), x.dtype());
   const Tensor xc = x.contiguous();
-  dispatch_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* src = xc.data<T>();
-    T* dst = y.data<T>();
-    for_each_plane<T>(g, g.h * g.w, g.oh * g.ow, [&](int64_t in, int64_t out) {
-      for_each_window(g, [&](int64_t o, const Window& win) {
-        double s = 0;
-        for (int64_t r = win.r0; r < win.r1; ++r)
-          for (int64_t c = win.c0; c < win.c1; ++c) s += src[in + r * g.w + c];
-        dst[out + o] = static_cast<T>(s / window_divisor(g, win));
-      });
+  return pool("avg_pool2d", x.shape(), options, x.dtype(), false, [&](const PoolGeometry& g, auto* y, int64_t in, int64_t out) {
+    using T = std::remove_pointer_t<decltype(y)>;
+    const T* src = xc.data<T>() + in;
+    for_each_window(g, [&](int64_t o, const Window& win) {
+      double s = 0;
+      for (int64_t r = win.r0; r < win.r1; ++r)
+        for (int64_t c = win.c0; c < win.c1; ++c) s += src[r * g.w + c];
+      y[out + o] = static_cast<T>(s / window_divisor(g, win));
     });
   });
-  return y;
 }
 
 Tensor avg_pool2d_backward(const Tensor& g, const Shape& input_shape, const Pool2dOptions& options) {
-  const PoolGeometry geo = pool_geometry(input_shape, options, "avg_pool2d_backward");
-  check_grad_shape("avg_pool2d_backward", g, pooled_shape(input_shape, geo.oh, geo.ow));
-  Tensor dx = Tensor::zeros(input_shape, g.dtype());
+  check_pooled_grad("avg_pool2d_backward", g, input_shape, options);
   const Tensor gc = g.contiguous();
-  dispatch_dtype(g.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* grad = gc.data<T>();
-    T* dst = dx.data<T>();
-    for_each_plane<T>(geo, geo.h * geo.w, geo.oh * geo.ow, [&](int64_t in, int64_t out) {
-      for_each_window(geo, [&](int64_t o, const Window& win) {
-        const T share = static_cast<T>(grad[out + o] / window_divisor(geo, win));
-        for (int64_t r = win.r0; r < win.r1; ++r)
-          for (int64_t c = win.c0; c < win.c1; ++c) dst[in + r * geo.w + c] += share;
-      });
-    });
-  });
-  return dx;
+  return pool("avg_pool2d_backward", input_shape, options, g.dtype(), true,
+              [&](const PoolGeometry& geo, auto* dx, int64_t in, int64_t out) {
+                using T = std::remove_pointer_t<decltype(dx)>;
+                const T* grad = gc.data<T>() + out;
+                for_each_window(geo, [&](int64_t o, const Window& win) {
+                  const T share = static_cast<T>(grad[o] / window_divisor(geo, win));
+                  for (int64_t r = win.r0; r < win.r1; ++r)
+                    for (int64_t c = win.c0; c < win.c1; ++c) dx[in + r * geo.w + c] += share;
+                });
+              });
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
@@ -510,7 +502,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) 
   if (oh < 1 || ow < 1 || h < 1 || w < 1)
     throw Error("adaptive_avg_pool2d: output size " + pair_str(output_size) + " for input " + x.shape().str() +
                 ": both must be positive");
-  Tensor y = Tensor::empty(pooled_shape(x.shape(), oh, ow), x.dtype());
+  Tensor y = Tensor::empty({x.size(0), x.size(1), oh, ow}, x.dtype());
   const Tensor xc = x.contiguous();
   const int64_t planes = x.size(0) * x.size(1);
   dispatch_dtype(x.dtype(), [&](auto tag) {
