@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "apps/mnist/models.h"
-#include "bench/peak.h"
+#include "bench/report.h"
 #include "optim/optim.h"
 #include "tensor/conv.h"
 #include "tensor/parallel.h"
@@ -16,15 +16,6 @@
 namespace {
 
 constexpr int64_t kBatch = 32;
-
-void set_counters(benchmark::State& state, double flops_per_iteration) {
-  const double total = flops_per_iteration * static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] = benchmark::Counter(1e-9 * total, benchmark::Counter::kIsRate);
-  state.counters["%peak"] =
-      benchmark::Counter(100e-9 * total / mt::bench::peak_gflops(mt::num_threads()), benchmark::Counter::kIsRate);
-}
-
-void clock(benchmark::internal::Benchmark* b) { mt::bench::clock_for_threads(b, mt::num_threads()); }
 
 // The cnn's two convolutions: {in channels, out channels, side}, 3x3 kernels with padding 1.
 struct Layer {
@@ -47,9 +38,9 @@ void BM_Conv(benchmark::State& state) {
                                          : mt::conv2d_backward_weight(g, x, w.shape(), same);
     benchmark::DoNotOptimize(r.data<float>());
   }
-  set_counters(state, l.flops());
+  mt::bench::set_flop_counters(state, l.flops());
 }
-BENCHMARK(BM_Conv)->ArgsProduct({{0, 1}, {0, 1, 2}})->ArgNames({"layer", "pass"})->Unit(benchmark::kMicrosecond)->Apply(clock);
+BENCHMARK(BM_Conv)->ArgsProduct({{0, 1}, {0, 1, 2}})->ArgNames({"layer", "pass"})->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
 
 // One Adam step of the cnn on a batch of 32: forward, backward (no input gradient for the images), update.
 void BM_CnnTrainStep(benchmark::State& state) {
@@ -74,11 +65,11 @@ void BM_CnnTrainStep(benchmark::State& state) {
   }
   // Convolutions: forward, weight gradients, and the second layer's input gradient; fc layers likewise.
   const double fc = 2.0 * kBatch * (3136 * 128 + 128 * 10);
-  set_counters(state, 2 * kLayers[0].flops() + 3 * kLayers[1].flops() + 3 * fc);
+  mt::bench::set_flop_counters(state, 2 * kLayers[0].flops() + 3 * kLayers[1].flops() + 3 * fc);
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(kBatch * state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_CnnTrainStep)->Unit(benchmark::kMillisecond)->Apply(clock);
+BENCHMARK(BM_CnnTrainStep)->Unit(benchmark::kMillisecond)->Apply(mt::bench::use_library_clock);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return mt::bench::run_benchmarks(argc, argv); }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/peak.h"
+#include "bench/report.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
@@ -95,15 +96,6 @@ Operands make_operands(const Shape& s) {
   return o;
 }
 
-// GFLOP/s and the percentage of the machine's float32 FMA peak on the threads the library used
-// (bench/peak.h); a double has half the lanes, so half that peak.
-void set_counters(benchmark::State& state, double flops, int threads, bool is_double = false) {
-  const double total = flops * double(state.iterations());
-  const double peak = mt::bench::peak_gflops(threads) / (is_double ? 2 : 1);
-  state.counters["GFLOP/s"] = benchmark::Counter(1e-9 * total, benchmark::Counter::kIsRate);
-  state.counters["%peak"] = benchmark::Counter(100e-9 * total / peak, benchmark::Counter::kIsRate);
-}
-
 double flops(const Shape& s) { return 2.0 * double(s.m * s.n * s.k); }
 
 void bench_mt(benchmark::State& state, Shape s) {
@@ -113,7 +105,7 @@ void bench_mt(benchmark::State& state, Shape s) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, flops(s), mt::num_threads());
+  mt::bench::set_flop_counters(state, flops(s));
 }
 
 #if defined(MT_HAVE_OPENBLAS)
@@ -125,7 +117,7 @@ void bench_openblas(benchmark::State& state, Shape s) {
     benchmark::DoNotOptimize(o.c.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, flops(s), openblas_get_num_threads());
+  mt::bench::set_flop_counters(state, flops(s), openblas_get_num_threads());
 }
 #endif
 
@@ -138,7 +130,7 @@ void bench_mt_double(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, 2.0 * double(m * n * k), mt::num_threads(), true);
+  mt::bench::set_flop_counters(state, 2.0 * double(m * n * k), 0, true);
 }
 
 int register_all() {
@@ -160,15 +152,10 @@ const int registered = register_all();
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("mt_threads", std::to_string(mt::num_threads()));
-  benchmark::AddCustomContext("peak", mt::bench::describe_peak(mt::num_threads()));
+  return mt::bench::run_benchmarks(argc, argv, [] {
 #if defined(MT_HAVE_OPENBLAS)
-  benchmark::AddCustomContext("openblas", std::string(openblas_get_config()) + ", core " + openblas_get_corename() +
-                                              ", threads " + std::to_string(openblas_get_num_threads()));
+    benchmark::AddCustomContext("openblas", std::string(openblas_get_config()) + ", core " + openblas_get_corename() +
+                                                ", threads " + std::to_string(openblas_get_num_threads()));
 #endif
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  });
 }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/peak.h"
+#include "bench/report.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
 #include "tensor/parallel.h"
@@ -21,16 +21,6 @@ constexpr double kForwardFlops = 2.0 * (784 * 256 + 256 * 128 + 128 * 64 + 64 * 
 // Training: forward, the weight gradients of all layers and the input gradients of layers 2-5.
 constexpr double kTrainFlops = kForwardFlops + 2.0 * (784 * 256 + 256 * 128 + 128 * 64 + 64 * 32 + 32 * 10) +
                                2.0 * (256 * 128 + 128 * 64 + 64 * 32 + 32 * 10);
-
-// GFLOP/s and the percentage of the machine's FMA peak on the threads used (bench/peak.h).
-void set_counters(benchmark::State& state, double flops_per_iteration) {
-  const double total = flops_per_iteration * static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] = benchmark::Counter(1e-9 * total, benchmark::Counter::kIsRate);
-  state.counters["%peak"] =
-      benchmark::Counter(100e-9 * total / mt::bench::peak_gflops(mt::num_threads()), benchmark::Counter::kIsRate);
-}
-
-void clock(benchmark::internal::Benchmark* b) { mt::bench::clock_for_threads(b, mt::num_threads()); }
 
 struct Setup {
   std::shared_ptr<mt::nn::Sequential> model = std::make_shared<mt::nn::Sequential>();
@@ -68,9 +58,9 @@ void BM_TrainStep(benchmark::State& state) {
   Setup s(16);
   size_t b = 0;
   for (auto _ : state) s.step(b++ % s.batches.size());
-  set_counters(state, kTrainFlops * kBatch);
+  mt::bench::set_flop_counters(state, kTrainFlops * kBatch);
 }
-BENCHMARK(BM_TrainStep)->Unit(benchmark::kMicrosecond)->Apply(clock);
+BENCHMARK(BM_TrainStep)->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
 
 // The optimizer's part of a step: Adam over the model's 244522 parameters, gradients from one backward.
 void BM_AdamStep(benchmark::State& state) {
@@ -78,7 +68,7 @@ void BM_AdamStep(benchmark::State& state) {
   s.step(0);
   for (auto _ : state) s.optimizer->step();
 }
-BENCHMARK(BM_AdamStep)->Unit(benchmark::kMicrosecond)->Apply(clock);
+BENCHMARK(BM_AdamStep)->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
 
 // One epoch of the app's workload: 54000 images in batches of 32 (the batches cycle through 64 prepared ones).
 void BM_TrainEpoch(benchmark::State& state) {
@@ -86,9 +76,9 @@ void BM_TrainEpoch(benchmark::State& state) {
   const int64_t steps = (kTrainImages + kBatch - 1) / kBatch;
   for (auto _ : state)
     for (int64_t i = 0; i < steps; ++i) s.step(static_cast<size_t>(i) % s.batches.size());
-  set_counters(state, kTrainFlops * kTrainImages);
+  mt::bench::set_flop_counters(state, kTrainFlops * kTrainImages);
 }
-BENCHMARK(BM_TrainEpoch)->Unit(benchmark::kMillisecond)->Apply(clock)->Iterations(3);
+BENCHMARK(BM_TrainEpoch)->Unit(benchmark::kMillisecond)->Apply(mt::bench::use_library_clock)->Iterations(3);
 
 void BM_InferenceTestSet(benchmark::State& state) {
   Setup s(0);
@@ -99,18 +89,10 @@ void BM_InferenceTestSet(benchmark::State& state) {
     for (int64_t start = 0; start < kTestImages; start += 1000)
       benchmark::DoNotOptimize((*s.model)(mt::Var(images.narrow(0, start, 1000))).value().data<float>());
   }
-  set_counters(state, kForwardFlops * kTestImages);
+  mt::bench::set_flop_counters(state, kForwardFlops * kTestImages);
 }
-BENCHMARK(BM_InferenceTestSet)->Unit(benchmark::kMillisecond)->Apply(clock);
+BENCHMARK(BM_InferenceTestSet)->Unit(benchmark::kMillisecond)->Apply(mt::bench::use_library_clock);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("mt_threads", std::to_string(mt::num_threads()));
-  benchmark::AddCustomContext("peak", mt::bench::describe_peak(mt::num_threads()));
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return mt::bench::run_benchmarks(argc, argv); }
