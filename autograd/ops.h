@@ -11,6 +11,7 @@
 
 #include "autograd/conv.h"
 #include "autograd/elementwise.h"
+#include "autograd/indexing.h"
 #include "autograd/linalg.h"
 #include "autograd/loss.h"
 #include "autograd/norm.h"
@@ -31,7 +32,7 @@ constexpr std::array<std::string_view, (N + ...)> join_op_lists(const std::strin
 }  // namespace detail
 
 // The names of every op, for tests that must cover them all.
-inline constexpr auto kOps = detail::join_op_lists(kElementwiseOps, kReduceOps, kShapeOps, kLinalgOps, kLossOps,
-                                                    kConvOps, kNormOps);
+inline constexpr auto kOps = detail::join_op_lists(kElementwiseOps, kReduceOps, kShapeOps, kIndexingOps, kLinalgOps,
+                                                    kLossOps, kConvOps, kNormOps);
 
 }  // namespace mt

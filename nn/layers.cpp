@@ -34,6 +34,30 @@ std::string Linear::describe() const {
          ", bias=" + (bias_.defined() ? "true" : "false") + ")";
 }
 
+Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim, Generator& gen, std::optional<int64_t> padding_idx,
+                     DType dtype) {
+  if (num_embeddings <= 0 || embedding_dim <= 0)
+    throw Error("Embedding: sizes must be positive, got num_embeddings=" + std::to_string(num_embeddings) +
+                ", embedding_dim=" + std::to_string(embedding_dim));
+  if (padding_idx) {
+    if (*padding_idx < -num_embeddings || *padding_idx >= num_embeddings)
+      throw Error("Embedding: padding_idx " + std::to_string(*padding_idx) + " is out of range for " +
+                  std::to_string(num_embeddings) + " embeddings");
+    padding_idx_ = *padding_idx < 0 ? *padding_idx + num_embeddings : *padding_idx;
+  }
+  weight_ = Var(Tensor::normal({num_embeddings, embedding_dim}, 0, 1, gen, dtype), true);
+  if (padding_idx_) weight_.value().select(0, *padding_idx_).fill_(0);
+  register_parameter("weight", weight_);
+}
+
+Var Embedding::forward(const Indices& indices) { return embedding(indices, weight_, padding_idx_); }
+Var Embedding::forward(const Var& x) { return forward(Indices::from_tensor(x.value(), "Embedding")); }
+
+std::string Embedding::describe() const {
+  return "Embedding(" + std::to_string(weight_.size(0)) + ", " + std::to_string(weight_.size(1)) +
+         (padding_idx_ ? ", padding_idx=" + std::to_string(*padding_idx_) : "") + ")";
+}
+
 Var ReLU::forward(const Var& x) { return relu(x); }
 Var Sigmoid::forward(const Var& x) { return sigmoid(x); }
 Var Tanh::forward(const Var& x) { return tanh(x); }

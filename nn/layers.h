@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,26 @@ class Linear : public Module {
  private:
   int64_t in_features_, out_features_;
   Var weight_, bias_;
+};
+
+// A table of num_embeddings vectors of embedding_dim: forward(indices [...]) is [..., embedding_dim], the rows
+// at those indices, as torch.nn.Embedding. The weight is initialised N(0, 1) from `gen`, as PyTorch does, and
+// the row padding_idx (negative: from the end), when given, is zeroed and receives no gradient.
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num_embeddings, int64_t embedding_dim, Generator& gen,
+            std::optional<int64_t> padding_idx = std::nullopt, DType dtype = DType::Float32);
+
+  Var forward(const Indices& indices);
+  Var forward(const Var& x) override;  // x holds whole numbers (token ids from a TensorDataLoader)
+  std::string describe() const override;
+
+  const Var& weight() const { return weight_; }
+  std::optional<int64_t> padding_idx() const { return padding_idx_; }  // in [0, num_embeddings)
+
+ private:
+  std::optional<int64_t> padding_idx_;
+  Var weight_;
 };
 
 class ReLU : public Module {

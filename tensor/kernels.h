@@ -3,6 +3,7 @@
 // the reference of its kernels with one line and formula each.
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
+#include "tensor/indexing.h"
 #include "tensor/loss.h"
 #include "tensor/matmul.h"
 #include "tensor/norm.h"

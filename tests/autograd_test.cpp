@@ -192,6 +192,42 @@ void add_everyday_shape_cases(std::map<std::string, std::vector<Case>>& cases) {
                     {"last dim, transposed", [](V v) { return stack(v, -1); }, {randn({4, 3}, 4).t(), randn({3, 4}, 5)}}};
 }
 
+// Indexing: repeated indices (their gradients add up), broadcast masks and operands, non-contiguous inputs.
+void add_indexing_cases(std::map<std::string, std::vector<Case>>& cases) {
+  using V = const std::vector<Var>&;
+  const Tensor mask_row = Tensor::from_vector(std::vector<double>{1, 0, 0, 1}, {4});
+  const Tensor mask_column = Tensor::from_vector(std::vector<double>{0, 1, 0}, {3, 1});
+  const Tensor cond = Tensor::from_vector(std::vector<double>{1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1}, {3, 4});
+  cases["index_select"] = {
+      {"rows, repeated", [](V v) { return index_select(v[0], 0, {2, 0, 2}); }, {randn({4, 3}, 1)}},
+      {"last dim, transposed", [](V v) { return index_select(v[0], -1, {1, 4, 1, 0}); }, {randn({5, 3}, 2).t()}},
+      {"middle of 3-D", [](V v) { return index_select(v[0], 1, {2}); }, {randn({2, 3, 4}, 3)}}};
+  cases["gather"] = {
+      {"dim 1, repeated", [](V v) { return gather(v[0], 1, Indices({3, 3, 0, 1, 2, 0}, {3, 2})); }, {randn({3, 4}, 1)}},
+      {"dim 0, smaller index, transposed", [](V v) { return gather(v[0], 0, Indices({4, 0, 1, 1, 3, 4}, {2, 3})); },
+       {randn({4, 5}, 2).t()}}};
+  cases["scatter_add"] = {
+      {"dim 1, repeated, larger src",
+       [](V v) { return scatter_add(v[0], 1, Indices({3, 3, 0, 1, 2, 0}, {3, 2}), v[1]); },
+       {randn({3, 4}, 1), randn({3, 3}, 2)}},
+      {"dim 0, transposed", [](V v) { return scatter_add(v[0], 0, Indices({2, 0, 2, 1}, {1, 4}), v[1]); },
+       {randn({4, 3}, 3).t(), randn({4, 2}, 4).t()}}};
+  cases["masked_fill"] = {
+      {"row mask", [mask_row](V v) { return masked_fill(v[0], mask_row, -1.5); }, {randn({3, 4}, 1)}},
+      {"column mask, transposed", [mask_column](V v) { return masked_fill(v[0], mask_column, 2); }, {randn({4, 3}, 2).t()}},
+      {"input broadcast to the mask", [cond](V v) { return masked_fill(v[0], cond, 0); }, {randn({4}, 3)}}};
+  cases["where"] = {
+      {"same shape", [cond](V v) { return where(cond, v[0], v[1]); }, {randn({3, 4}, 1), randn({3, 4}, 2)}},
+      {"broadcast condition and operands", [mask_column](V v) { return where(mask_column, v[0], v[1]); },
+       {randn({4}, 3), randn({3, 4}, 4)}},
+      {"transposed, scalar operand", [cond](V v) { return where(cond, v[0], v[1]); },
+       {randn({4, 3}, 5).t(), randn({}, 6)}}};
+  cases["embedding"] = {
+      {"repeated ids", [](V v) { return embedding(Indices({4, 1, 4, 0, 2, 4}, {2, 3}), v[0]); }, {randn({5, 3}, 1)}},
+      // padding_idx is tested against PyTorch: its row deliberately gets no gradient, which finite differences see.
+      {"transposed", [](V v) { return embedding({3, 1, 0, 1}, v[0]); }, {randn({3, 4}, 2).t()}}};
+}
+
 std::map<std::string, std::vector<Case>> gradcheck_cases() {
   const int d0[] = {0}, d1[] = {1}, d02[] = {0, 2}, perm[] = {2, 0, 1};
   const std::vector<int64_t> labels = {2, 0, 3, 3, 1};
@@ -271,6 +307,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
   add_everyday_elementwise_cases(cases);
   add_loss_cases(cases);
   add_everyday_shape_cases(cases);
+  add_indexing_cases(cases);
   return cases;
 }
 

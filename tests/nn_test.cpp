@@ -462,6 +462,35 @@ TEST(Layers, ActivationModulesAreTheirOpsAndDescribeTheirArguments) {
   EXPECT_EQ(silu_layer.describe(), "SiLU()");
 }
 
+TEST(NnEmbedding, LooksUpRowsInitialisedNormalWithAZeroPaddingRowThatGetsNoGradient) {
+  Generator gen(3);
+  nn::Embedding table(1000, 64, gen, -1, DType::Float64);
+  EXPECT_EQ(table.padding_idx(), 999);
+  EXPECT_EQ(table.describe(), "Embedding(1000, 64, padding_idx=999)");
+  EXPECT_EQ(nn::Embedding(5, 2, gen).describe(), "Embedding(5, 2)");
+  // N(0, 1) over the 999 * 64 rows not padding: 5 standard errors on the mean, 2% on the deviation.
+  const Stats s = stats(table.weight().value().narrow(0, 0, 999));
+  EXPECT_NEAR(s.mean, 0, 5 / std::sqrt(999.0 * 64));
+  EXPECT_NEAR(s.stddev, 1, 0.02);
+  EXPECT_EQ(table.weight().value().select(0, 999).to_vector(), std::vector<double>(64, 0.0));
+
+  const Var y = table.forward(Indices({7, 999, 7}, {3, 1}));
+  EXPECT_EQ(y.shape(), Shape({3, 1, 64}));
+  EXPECT_EQ(y.value().select(0, 2).to_vector(), table.weight().value().select(0, 7).to_vector());
+  sum(y).backward();
+  const Tensor& g = table.weight().grad();
+  EXPECT_EQ(g.select(0, 7).to_vector(), std::vector<double>(64, 2.0));  // looked up twice
+  EXPECT_EQ(g.select(0, 999).to_vector(), std::vector<double>(64, 0.0));
+  EXPECT_EQ(sum(g).item(), 128);
+
+  // Through the Module interface, token ids arrive as whole-number values.
+  const Var ids(Tensor::from_vector(std::vector<double>{7, 3}, {2}));
+  EXPECT_EQ(table(ids).value().select(0, 1).to_vector(), table.weight().value().select(0, 3).to_vector());
+  EXPECT_THROW(table(Var(Tensor::from_vector(std::vector<double>{0.5}, {1}))), Error);
+  EXPECT_THROW(table.forward(Indices{1000}), Error);
+  EXPECT_THROW(nn::Embedding(4, 2, gen, 4), Error);
+}
+
 // Gradient clipping against torch.nn.utils (tests/reference/clip_grad_reference.py), float64.
 struct ClipReference {
   std::string name;

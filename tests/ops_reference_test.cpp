@@ -42,6 +42,10 @@ Fn unary(Var (*op)(const Var&)) {
 const std::vector<int64_t> kLabels = {2, 0, 3, 3, 1}, kLabelsIgnored = {2, 0, -100, 3, 1};
 const Tensor kClassWeight = Tensor::from_vector(std::vector<double>{0.5, 2.0, 1.0, 1.5}, {4});
 const Tensor kPosWeight = Tensor::from_vector(std::vector<double>{1.0, 3.0, 0.5, 2.0}, {4});
+const Indices kGatherIndex({3, 3, 0, 1, 2, 0}, {3, 2});
+const Indices kTokens({4, 1, 4, 0, 2, 4}, {2, 3});
+const Tensor kMaskRow = Tensor::from_vector(std::vector<double>{1, 0, 0, 1}, {4});
+const Tensor kCond = Tensor::from_vector(std::vector<double>{1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1}, {3, 4});
 
 std::map<std::string, Fn> calls() {
   using V = const std::vector<Var>&;
@@ -73,6 +77,16 @@ std::map<std::string, Fn> calls() {
       {"split", [rejoin](V v) { return rejoin(split(v[0], 2), 0); }},
       {"split_sizes", [rejoin](V v) { return rejoin(split(v[0], std::vector<int64_t>{1, 3}, 1), 1); }},
       {"chunk", [rejoin](V v) { return rejoin(chunk(v[0], 4, 0), 0); }},
+      {"index_select", [](V v) { return index_select(v[0], 0, {2, 0, 2}); }},
+      {"index_select_columns", [](V v) { return index_select(v[0], -1, {4, 1, 1, 0}); }},
+      {"gather", [](V v) { return gather(v[0], 1, kGatherIndex); }},
+      {"gather_dim0", [](V v) { return gather(v[0], 0, Indices({3, 0, 1, 1, 3, 0}, {2, 3})); }},
+      {"scatter_add", [](V v) { return scatter_add(v[0], 1, kGatherIndex, v[1]); }},
+      {"masked_fill", [](V v) { return masked_fill(v[0], kMaskRow, -1.5); }},
+      {"masked_fill_broadcast", [](V v) { return masked_fill(v[0], kCond, 0.5); }},
+      {"where", [](V v) { return where(kCond, v[0], v[1]); }},
+      {"embedding", [](V v) { return embedding(kTokens, v[0]); }},
+      {"embedding_padding", [](V v) { return embedding(kTokens, v[0], -1); }},
       {"mse_loss", [](V v) { return mse_loss(v[0], v[1]); }},
       {"mse_loss_sum", [](V v) { return mse_loss(v[0], v[1], Reduction::Sum); }},
       {"mse_loss_none_broadcast",
@@ -203,6 +217,34 @@ TEST(OpsReference, LossesRejectBadLabelsAndWeightsNamingTheOp) {
   EXPECT_NE(message([&] { smooth_l1_loss(scores, scores, Reduction::Mean, -1); }).find("beta"), std::string::npos);
   // Every example ignored: the mean is 0 / 0, NaN, as in PyTorch.
   EXPECT_TRUE(std::isnan(nll_loss(scores, std::vector<int64_t>{-100, -100, -100}).item()));
+}
+
+TEST(OpsReference, IndexingRejectsIndicesOutOfRangeNamingTheOpTheIndexAndTheSize) {
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const Var x(make_input({3, 4}, 0, 1, 0), true);
+  EXPECT_EQ(message([&] { index_select(x, 1, {0, 4}); }), "index_select: index 4 is out of range for dim 1 of size 4");
+  EXPECT_EQ(message([&] { index_select(x, 0, {-1}); }), "index_select: index -1 is out of range for dim 0 of size 3");
+  EXPECT_EQ(message([&] { gather(x, 0, Indices({0, 3}, {1, 2})); }), "gather: index 3 is out of range for dim 0 of size 3");
+  EXPECT_EQ(message([&] { scatter_add(x, 1, Indices({7}, {1, 1}), x); }),
+            "scatter_add: index 7 is out of range for dim 1 of size 4");
+  EXPECT_EQ(message([&] { embedding({1, 3}, x); }), "embedding: index 3 is out of range for 3 embeddings");
+  EXPECT_NE(message([&] { gather(x, 1, Indices({0, 1, 2, 3, 0, 1, 2, 3}, {4, 2})); }).find("gather: index [4, 2] does not fit"),
+            std::string::npos);
+  EXPECT_NE(message([&] { embedding({0}, x, 3); }).find("padding_idx 3"), std::string::npos);
+  EXPECT_NE(message([&] { where(kCond, x, Var(make_input({2, 4}, 1, 1, 0))); }).find("where: shapes"), std::string::npos);
+  EXPECT_NE(message([&] { Indices::from_tensor(Tensor::from_vector(std::vector<double>{1, 2.5}, {2}), "Embedding"); })
+                .find("Embedding: index 2.5"),
+            std::string::npos);
+  // The gradients of repeated indices add up, on a single thread in index order.
+  sum(index_select(x, 0, {1, 1, 1})).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 0, 0, 0, 3, 3, 3, 3, 0, 0, 0, 0}));
 }
 
 TEST(OpsReference, ShapeOpsRejectBadArgumentsNamingTheOpAndShapes) {

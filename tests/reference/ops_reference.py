@@ -24,6 +24,10 @@ LABELS = [2, 0, 3, 3, 1]
 LABELS_IGNORED = [2, 0, -100, 3, 1]
 CLASS_WEIGHT = torch.tensor([0.5, 2.0, 1.0, 1.5])
 POS_WEIGHT = torch.tensor([1.0, 3.0, 0.5, 2.0])
+GATHER_INDEX = torch.tensor([[3, 3], [0, 1], [2, 0]])
+TOKENS = torch.tensor([[4, 1, 4], [0, 2, 4]])
+MASK_ROW = torch.tensor([True, False, False, True])
+COND = torch.tensor([[True, False, False, True], [True, True, False, False], [False, True, False, True]])
 
 CASES = [
     # name, input shapes, scale, offset, function
@@ -65,6 +69,17 @@ CASES = [
     ("split", [[5, 4]], 2.0, 0.0, lambda x: torch.cat([p * (k + 1) for k, p in enumerate(x.split(2))], 0)),
     ("split_sizes", [[5, 4]], 2.0, 0.0, lambda x: torch.cat([p * (k + 1) for k, p in enumerate(x.split([1, 3], 1))], 1)),
     ("chunk", [[5, 4]], 2.0, 0.0, lambda x: torch.cat([p * (k + 1) for k, p in enumerate(x.chunk(4, 0))], 0)),
+    # Indexing, with repeated indices.
+    ("index_select", [[4, 3]], 2.0, 0.0, lambda x: x.index_select(0, torch.tensor([2, 0, 2]))),
+    ("index_select_columns", [[3, 5]], 2.0, 0.0, lambda x: x.index_select(-1, torch.tensor([4, 1, 1, 0]))),
+    ("gather", [[3, 4]], 2.0, 0.0, lambda x: x.gather(1, GATHER_INDEX)),
+    ("gather_dim0", [[4, 5]], 2.0, 0.0, lambda x: x.gather(0, torch.tensor([[3, 0, 1], [1, 3, 0]]))),
+    ("scatter_add", [[3, 4], [3, 2]], 2.0, 0.0, lambda x, s: x.scatter_add(1, GATHER_INDEX, s)),
+    ("masked_fill", [[3, 4]], 2.0, 0.0, lambda x: x.masked_fill(MASK_ROW, -1.5)),
+    ("masked_fill_broadcast", [[4]], 2.0, 0.0, lambda x: x.masked_fill(COND, 0.5)),
+    ("where", [[3, 4], [4]], 2.0, 0.0, lambda a, b: torch.where(COND, a, b)),
+    ("embedding", [[5, 3]], 2.0, 0.0, lambda w: F.embedding(TOKENS, w)),
+    ("embedding_padding", [[5, 3]], 2.0, 0.0, lambda w: F.embedding(TOKENS, w, padding_idx=-1)),
     # Losses. Targets of binary cross-entropy are sigmoid(t), to lie in [0, 1]; labels are LABELS*.
     ("mse_loss", [[3, 4], [3, 4]], 2.0, 0.0, F.mse_loss),
     ("mse_loss_sum", [[3, 4], [3, 4]], 2.0, 0.0, lambda x, y: F.mse_loss(x, y, reduction="sum")),
