@@ -1,5 +1,7 @@
 #pragma once
 // Reductions over dims. Forward and backward side by side in reduce.cpp; the kernels are in tensor/reduce.cpp.
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -11,6 +13,29 @@ Var sum(const Var& x, std::span<const int> dims = {}, bool keepdim = false);   /
 Var mean(const Var& x, std::span<const int> dims = {}, bool keepdim = false);  // sum / count (all when empty)
 Var max(const Var& x, int dim, bool keepdim = false);  // max over dim; the gradient goes to the first maximum
 
-inline constexpr std::string_view kReduceOps[] = {"sum", "mean", "max"};
+
+// Statistics over dims (all when empty) of N elements each. The correction is subtracted from N: 1 (unbiased,
+// the default) or 0 (biased, unbiased = false), or any other as Correction{c}.
+struct Correction {
+  double value;
+};
+Var var(const Var& x, std::span<const int> dims = {}, bool unbiased = true, bool keepdim = false);  // sum (x - mean)^2 / (N - 1 or N)
+Var var(const Var& x, std::span<const int> dims, Correction correction, bool keepdim = false);      // sum (x - mean)^2 / (N - c)
+Var std(const Var& x, std::span<const int> dims = {}, bool unbiased = true, bool keepdim = false);  // var^(1/2); gradient 0 where it is 0
+Var std(const Var& x, std::span<const int> dims, Correction correction, bool keepdim = false);
+// ln sum e^x, stably (m + ln sum e^(x - m)); gradient e^(x - y). inf stays inf, all -inf gives -inf, NaN propagates.
+Var logsumexp(const Var& x, std::span<const int> dims, bool keepdim = false);
+Var min(const Var& x, int dim, bool keepdim = false);  // min over dim; the gradient goes to the first minimum (or NaN)
+
+// Positions, never differentiated: of the first maximum / minimum along dim (NaN counts as both), or over all
+// elements flattened when dim is not given (then of shape [], or all ones with keepdim), as torch.argmax.
+Indices argmax(const Var& x, std::optional<int> dim = std::nullopt, bool keepdim = false);
+Indices argmin(const Var& x, std::optional<int> dim = std::nullopt, bool keepdim = false);
+// The k largest (or smallest) along dim, largest (smallest) first, and their indices; the values' gradient goes
+// back to those indices. Ties keep index order; NaN counts as the largest. PyTorch leaves the order to the
+// implementation when sorted is false: here it is always sorted.
+ValuesIndices<Var> topk(const Var& x, int64_t k, int dim = -1, bool largest = true);
+
+inline constexpr std::string_view kReduceOps[] = {"sum", "mean", "max", "var", "std", "logsumexp", "min", "topk"};
 
 }  // namespace mt

@@ -1,6 +1,8 @@
 // Reductions. Each output element is reduced by one thread, walking its inputs in a fixed order, so the
 // result does not depend on the number of threads.
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <limits>
 #include <string>
 
@@ -171,6 +173,108 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     if (d < lead || (shape[d - lead] == 1 && x.shape()[d] != 1)) dims[n++] = d;
   if (n == 0) return x.reshape(shape);
   return sum(x, std::span<const int>(dims, n), true).reshape(shape);
+}
+
+// The row's mean in double, then the sum of squared deviations: two passes, for accuracy.
+Tensor var(const Tensor& x, std::span<const int> dims, double correction, bool keepdim) {
+  const ReductionRows r = reduction_rows(x, dims, keepdim, "var");
+  const double divisor = std::max(0.0, static_cast<double>(r.cols) - correction);
+  return reduce(r, [divisor](const auto* p, int64_t n, int64_t stride) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
+    double total = 0;
+    for (int64_t j = 0; j < n; ++j) total += p[j * stride];
+    const double m = total / static_cast<double>(n);
+    double squares = 0;
+    for (int64_t j = 0; j < n; ++j) squares += (p[j * stride] - m) * (p[j * stride] - m);
+    return static_cast<T>(squares / divisor);
+  });
+}
+
+Tensor std(const Tensor& x, std::span<const int> dims, double correction, bool keepdim) {
+  return sqrt(var(x, dims, correction, keepdim));
+}
+
+Tensor logsumexp(const Tensor& x, std::span<const int> dims, bool keepdim) {
+  return reduce(reduction_rows(x, dims, keepdim, "logsumexp"), [](const auto* p, int64_t n, int64_t stride) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(p)>>;
+    double m = -INFINITY;
+    for (int64_t j = 0; j < n; ++j)
+      if (!(p[j * stride] <= m)) m = p[j * stride];  // NaN sticks
+    if (std::isinf(m)) m = 0;
+    double total = 0;
+    for (int64_t j = 0; j < n; ++j) total += std::exp(p[j * stride] - m);
+    return static_cast<T>(std::log(total) + m);
+  });
+}
+
+Tensor min(const Tensor& x, int dim, bool keepdim) {
+  const int d[] = {dim};
+  if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("min: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
+  return reduce(reduction_rows(x, d, keepdim, "min"), [](const auto* p, int64_t n, int64_t stride) {
+    auto best = p[0];
+    for (int64_t j = 1; j < n && !std::isnan(best); ++j)
+      if (!(p[j * stride] >= best)) best = p[j * stride];  // a NaN is not >= anything, and stays
+    return best;
+  });
+}
+
+std::vector<int64_t> argmin(const Tensor& x, int dim) {
+  const int d[] = {dim};
+  if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("argmin: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
+  const ReductionRows r = reduction_rows(x, d, false, "argmin");
+  std::vector<int64_t> indices(static_cast<size_t>(r.rows));
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = r.source.template data<T>();
+    for (int64_t i = 0; i < r.rows; ++i) {
+      const T* p = src + i * r.row_stride;
+      int64_t best = 0;
+      for (int64_t j = 1; j < r.cols && !std::isnan(p[best * r.col_stride]); ++j)
+        if (!(p[j * r.col_stride] >= p[best * r.col_stride])) best = j;
+      indices[i] = best;
+    }
+  });
+  return indices;
+}
+
+ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest) {
+  const int d = normalize_dim(dim, std::max(x.dim(), 1), "topk");
+  const int64_t size = x.dim() == 0 ? 1 : x.size(d);
+  if (k < 0 || k > size)
+    throw Error("topk: k " + std::to_string(k) + " is out of range for dim " + std::to_string(d) + " of " + x.str());
+  const int dims[] = {d};
+  const Tensor xs = x.dim() == 0 ? x.reshape({1}) : x;
+  const ReductionRows r = reduction_rows(xs, dims, false, "topk");
+  Shape shape = xs.shape();
+  shape[d] = k;
+  int64_t inner = 1;
+  for (int i = d + 1; i < shape.size(); ++i) inner *= shape[i];
+  ValuesIndices<Tensor> out{Tensor::empty(shape, x.dtype()), Indices(std::vector<int64_t>(static_cast<size_t>(shape.numel())), shape)};
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = r.source.template data<T>();
+    T* values = out.values.data<T>();
+    std::vector<int64_t> order(static_cast<size_t>(r.cols));
+    for (int64_t row = 0; row < r.rows; ++row) {
+      const T* p = src + row * r.row_stride;
+      // NaN ranks above every number; ties keep their index order.
+      auto before = [&](int64_t a, int64_t b) {
+        const T va = p[a * r.col_stride], vb = p[b * r.col_stride];
+        if (std::isnan(va) || std::isnan(vb)) return std::isnan(largest ? va : vb) && !std::isnan(largest ? vb : va);
+        return largest ? va > vb : va < vb;
+      };
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), before);
+      const int64_t outer = row / inner, in = row % inner;
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t at = (outer * k + j) * inner + in;
+        values[at] = p[order[j] * r.col_stride];
+        out.indices.values[static_cast<size_t>(at)] = order[j];
+      }
+    }
+  });
+  if (x.dim() == 0) return {out.values.reshape({}), Indices(out.indices.values, Shape{})};
+  return out;
 }
 
 }  // namespace mt

@@ -192,6 +192,31 @@ void add_everyday_shape_cases(std::map<std::string, std::vector<Case>>& cases) {
                     {"last dim, transposed", [](V v) { return stack(v, -1); }, {randn({4, 3}, 4).t(), randn({3, 4}, 5)}}};
 }
 
+// The added reductions: dim lists, keepdim, corrections, ties and non-contiguous inputs.
+void add_reduction_cases(std::map<std::string, std::vector<Case>>& cases) {
+  using V = const std::vector<Var>&;
+  static const int d0[] = {0}, d1[] = {-1}, d02[] = {0, 2};
+  cases["var"] = {{"all, unbiased", [](V v) { return var(v[0]); }, {randn({3, 4}, 1)}},
+                  {"dims 0 and 2, biased, keepdim", [](V v) { return var(v[0], d02, false, true); }, {randn({2, 3, 4}, 2)}},
+                  {"last dim, correction 2, transposed", [](V v) { return var(v[0], d1, Correction{2}); },
+                   {randn({5, 3}, 3).t()}}};
+  cases["std"] = {{"dim 0, unbiased", [](V v) { return std(v[0], d0); }, {randn({4, 3}, 1)}},
+                  {"dims 0 and 2, biased, keepdim, sliced", [](V v) { return std(v[0], d02, false, true); },
+                   {randn({2, 3, 6}, 2).narrow(2, 1, 4)}}};
+  cases["logsumexp"] = {{"last dim", [](V v) { return logsumexp(v[0], d1); }, {randn({3, 5}, 1, 3)}},
+                        {"large, dims 0 and 2, keepdim", [](V v) { return logsumexp(v[0], d02, true); },
+                         {randn({2, 3, 4}, 2) * 20.0 + 700.0}},
+                        {"all, transposed", [](V v) { return logsumexp(v[0], {}); }, {randn({4, 3}, 3).t()}}};
+  cases["min"] = {{"last dim", [](V v) { return min(v[0], -1); }, {randn({3, 5}, 1)}},
+                  {"dim 0 keepdim, transposed", [](V v) { return min(v[0], 0, true); }, {randn({5, 3}, 2).t()}},
+                  {"3-D, middle dim", [](V v) { return min(v[0], 1); }, {randn({2, 3, 4}, 3)}}};
+  cases["topk"] = {{"3 largest of rows", [](V v) { return topk(v[0], 3).values; }, {randn({3, 5}, 1)}},
+                   {"2 smallest along dim 0, transposed", [](V v) { return topk(v[0], 2, 0, false).values; },
+                    {randn({3, 5}, 2).t()}},
+                   {"middle dim of 3-D", [](V v) { return topk(v[0], 2, 1).values; },
+                    {randn({2, 4, 3}, 3)}}};
+}
+
 // Indexing: repeated indices (their gradients add up), broadcast masks and operands, non-contiguous inputs.
 void add_indexing_cases(std::map<std::string, std::vector<Case>>& cases) {
   using V = const std::vector<Var>&;
@@ -308,6 +333,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
   add_loss_cases(cases);
   add_everyday_shape_cases(cases);
   add_indexing_cases(cases);
+  add_reduction_cases(cases);
   return cases;
 }
 

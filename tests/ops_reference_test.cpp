@@ -45,10 +45,12 @@ const Tensor kPosWeight = Tensor::from_vector(std::vector<double>{1.0, 3.0, 0.5,
 const Indices kGatherIndex({3, 3, 0, 1, 2, 0}, {3, 2});
 const Indices kTokens({4, 1, 4, 0, 2, 4}, {2, 3});
 const Tensor kMaskRow = Tensor::from_vector(std::vector<double>{1, 0, 0, 1}, {4});
+const Tensor kZeroRow = Tensor::from_vector(std::vector<double>{1, 0, 1}, {3, 1});
 const Tensor kCond = Tensor::from_vector(std::vector<double>{1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1}, {3, 4});
 
 std::map<std::string, Fn> calls() {
   using V = const std::vector<Var>&;
+  static const int d0[] = {0}, d1[] = {1}, last[] = {-1}, d02[] = {0, 2};
   auto nll = [](const std::vector<int64_t>& labels, NLLLossOptions o) {
     return [&labels, o](V v) { return nll_loss(log_softmax(v[0], 1), labels, o); };
   };
@@ -87,6 +89,18 @@ std::map<std::string, Fn> calls() {
       {"where", [](V v) { return where(kCond, v[0], v[1]); }},
       {"embedding", [](V v) { return embedding(kTokens, v[0]); }},
       {"embedding_padding", [](V v) { return embedding(kTokens, v[0], -1); }},
+      {"var", [](V v) { return var(v[0]); }},
+      {"var_dims_biased_keepdim", [](V v) { return var(v[0], d02, false, true); }},
+      {"var_correction", [](V v) { return var(v[0], last, Correction{2}); }},
+      {"std", [](V v) { return std(v[0], d0); }},
+      {"std_biased_keepdim", [](V v) { return std(v[0], d02, false, true); }},
+      {"std_constant_row", [](V v) { return std(v[0] * Var(kZeroRow), d1); }},
+      {"logsumexp", [](V v) { return logsumexp(v[0], last); }},
+      {"logsumexp_large_keepdim", [](V v) { return logsumexp(v[0], d02, true); }},
+      {"min", [](V v) { return min(v[0], -1); }},
+      {"min_keepdim", [](V v) { return min(v[0], 0, true); }},
+      {"topk", [](V v) { return topk(v[0], 3).values; }},
+      {"topk_smallest_dim0", [](V v) { return topk(v[0], 2, 0, false).values; }},
       {"mse_loss", [](V v) { return mse_loss(v[0], v[1]); }},
       {"mse_loss_sum", [](V v) { return mse_loss(v[0], v[1], Reduction::Sum); }},
       {"mse_loss_none_broadcast",
@@ -245,6 +259,49 @@ TEST(OpsReference, IndexingRejectsIndicesOutOfRangeNamingTheOpTheIndexAndTheSize
   // The gradients of repeated indices add up, on a single thread in index order.
   sum(index_select(x, 0, {1, 1, 1})).backward();
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 0, 0, 0, 3, 3, 3, 3, 0, 0, 0, 0}));
+}
+
+// PyTorch 1.13's values for x = [[3, 1, 3, 2], [nan, 5, nan, 0], [2, 2, 1, 1]] (ties: see topk's header).
+TEST(OpsReference, MinArgminAndTopkFollowPyTorchOnTiesAndNaN) {
+  const Var x(Tensor::from_vector(std::vector<double>{3, 1, 3, 2, NAN, 5, NAN, 0, 2, 2, 1, 1}, {3, 4}), true);
+  const std::vector<double> lo = min(x, 1).value().to_vector();
+  EXPECT_EQ(lo[0], 1);
+  EXPECT_TRUE(std::isnan(lo[1]));
+  EXPECT_EQ(lo[2], 1);
+  EXPECT_EQ(argmin(x, 1).values, (std::vector<int64_t>{1, 0, 2}));  // the first NaN, the first of equal minima
+  EXPECT_EQ(argmin(x).values, (std::vector<int64_t>{4}));
+  EXPECT_EQ(argmin(x).shape, Shape{});
+  EXPECT_EQ(argmin(x, 0, true).shape, Shape({1, 4}));
+  sum(min(x, 1)).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0}));
+
+  const Var finite(Tensor::from_vector(std::vector<double>{3, 1, 3, 2, 4, 5, 6, 0, 2, 2, 1, 1}, {3, 4}));
+  EXPECT_EQ(argmax(finite, 1).values, (std::vector<int64_t>{0, 2, 0}));
+  EXPECT_EQ(argmax(finite, 0, true).values, (std::vector<int64_t>{1, 1, 1, 0}));
+  EXPECT_EQ(argmax(finite).values, (std::vector<int64_t>{6}));
+
+  auto [largest, at] = topk(x, 2);
+  EXPECT_EQ(at.shape, Shape({3, 2}));
+  EXPECT_EQ(at.values, (std::vector<int64_t>{0, 2, 0, 2, 0, 1}));  // NaN first; PyTorch gives ties as 1, 0
+  const std::vector<double> top = largest.value().to_vector();
+  EXPECT_EQ(top[0], 3);
+  EXPECT_TRUE(std::isnan(top[2]) && std::isnan(top[3]));
+  auto [smallest, at_smallest] = topk(x, 3, 1, false);
+  EXPECT_EQ(at_smallest.values, (std::vector<int64_t>{1, 3, 0, 3, 1, 0, 2, 3, 0}));
+  EXPECT_EQ(smallest.value().select(1, 2).to_vector()[0], 3);
+  EXPECT_EQ(topk(x, 0).values.shape(), Shape({3, 0}));
+  EXPECT_THROW(topk(x, 5), Error);
+
+  // logsumexp: inf stays inf, all -inf gives -inf, NaN propagates, inf beside -inf is inf.
+  const Tensor edge = Tensor::from_vector(std::vector<double>{INFINITY, 1, -INFINITY, -INFINITY, NAN, 1, INFINITY, -INFINITY}, {4, 2});
+  const int d1[] = {1};
+  const std::vector<double> lse = logsumexp(Var(edge), d1).value().to_vector();
+  EXPECT_EQ(lse[0], INFINITY);
+  EXPECT_EQ(lse[1], -INFINITY);
+  EXPECT_TRUE(std::isnan(lse[2]));
+  EXPECT_EQ(lse[3], INFINITY);
+  // var of one element with the unbiased correction divides 0 by 0, as PyTorch.
+  EXPECT_TRUE(std::isnan(var(Var(Tensor::ones({1}, DType::Float64))).item()));
 }
 
 TEST(OpsReference, ShapeOpsRejectBadArgumentsNamingTheOpAndShapes) {

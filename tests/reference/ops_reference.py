@@ -27,6 +27,7 @@ POS_WEIGHT = torch.tensor([1.0, 3.0, 0.5, 2.0])
 GATHER_INDEX = torch.tensor([[3, 3], [0, 1], [2, 0]])
 TOKENS = torch.tensor([[4, 1, 4], [0, 2, 4]])
 MASK_ROW = torch.tensor([True, False, False, True])
+ZERO_ROW = torch.tensor([[1.0], [0.0], [1.0]])
 COND = torch.tensor([[True, False, False, True], [True, True, False, False], [False, True, False, True]])
 
 CASES = [
@@ -80,6 +81,19 @@ CASES = [
     ("where", [[3, 4], [4]], 2.0, 0.0, lambda a, b: torch.where(COND, a, b)),
     ("embedding", [[5, 3]], 2.0, 0.0, lambda w: F.embedding(TOKENS, w)),
     ("embedding_padding", [[5, 3]], 2.0, 0.0, lambda w: F.embedding(TOKENS, w, padding_idx=-1)),
+    # Reductions. ZERO_ROW makes row 1 constant: std's gradient there is 0.
+    ("var", [[3, 4]], 2.0, 0.0, torch.var),
+    ("var_dims_biased_keepdim", [[2, 3, 4]], 2.0, 0.0, lambda x: torch.var(x, [0, 2], unbiased=False, keepdim=True)),
+    ("var_correction", [[3, 5]], 2.0, 0.0, lambda x: torch.var(x, (-1,), correction=2)),
+    ("std", [[4, 3]], 2.0, 0.0, lambda x: torch.std(x, 0)),
+    ("std_biased_keepdim", [[2, 3, 4]], 2.0, 0.0, lambda x: torch.std(x, [0, 2], unbiased=False, keepdim=True)),
+    ("std_constant_row", [[3, 4]], 2.0, 0.0, lambda x: torch.std(x * ZERO_ROW, 1)),
+    ("logsumexp", [[3, 5]], 2.0, 0.0, lambda x: torch.logsumexp(x, -1)),
+    ("logsumexp_large_keepdim", [[2, 3, 4]], 20.0, 700.0, lambda x: torch.logsumexp(x, [0, 2], keepdim=True)),
+    ("min", [[3, 5]], 2.0, 0.0, lambda x: x.min(-1).values),
+    ("min_keepdim", [[5, 3]], 2.0, 0.0, lambda x: x.min(0, keepdim=True).values),
+    ("topk", [[3, 5]], 2.0, 0.0, lambda x: x.topk(3).values),
+    ("topk_smallest_dim0", [[5, 3]], 2.0, 0.0, lambda x: x.topk(2, 0, largest=False).values),
     # Losses. Targets of binary cross-entropy are sigmoid(t), to lie in [0, 1]; labels are LABELS*.
     ("mse_loss", [[3, 4], [3, 4]], 2.0, 0.0, F.mse_loss),
     ("mse_loss_sum", [[3, 4], [3, 4]], 2.0, 0.0, lambda x, y: F.mse_loss(x, y, reduction="sum")),
