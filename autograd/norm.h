@@ -1,5 +1,6 @@
 #pragma once
-// Normalisation. Forward and backward side by side in norm.cpp; the kernels are in tensor/norm.h.
+// Normalisation: batch norm and layer norm. Forward and backward side by side in norm.cpp; the kernels are in
+// tensor/norm.h.
 #include <string_view>
 
 #include "autograd/var.h"
@@ -15,6 +16,12 @@ Var batch_norm(const Var& x, const Var& weight, const Var& bias, const Tensor& r
 Var batch_norm(const Var& x, const Tensor& running_mean, const Tensor& running_var, bool training,
                double momentum = 0.1, double eps = 1e-5);  // without weight and bias
 
-inline constexpr std::string_view kNormOps[] = {"batch_norm"};
+// y = (x - mean) / sqrt(var + eps) * weight + bias over the trailing dims of x, which must be normalized_shape
+// (mean and biased var of each such slice, in one pass), as torch.nn.functional.layer_norm. weight and bias are
+// shaped normalized_shape; the second form has neither.
+Var layer_norm(const Var& x, const Shape& normalized_shape, const Var& weight, const Var& bias, double eps = 1e-5);
+Var layer_norm(const Var& x, const Shape& normalized_shape, double eps = 1e-5);
+
+inline constexpr std::string_view kNormOps[] = {"batch_norm", "layer_norm"};
 
 }  // namespace mt

@@ -46,4 +46,30 @@ std::string BatchNorm::describe() const {
   return out.str();
 }
 
+LayerNorm::LayerNorm(const Shape& normalized_shape, double eps, bool elementwise_affine, DType dtype)
+    : normalized_shape_(normalized_shape), eps_(eps) {
+  bool ok = normalized_shape.size() > 0;
+  for (int64_t size : normalized_shape) ok = ok && size > 0;
+  if (!ok) throw Error("LayerNorm: normalized_shape must be non-empty sizes > 0, got " + normalized_shape.str());
+  if (!(eps > 0)) throw Error("LayerNorm: eps must be positive, got " + std::to_string(eps));
+  if (elementwise_affine) {
+    weight_ = Var(Tensor::ones(normalized_shape, dtype), true);
+    bias_ = Var(Tensor::zeros(normalized_shape, dtype), true);
+    register_parameter("weight", weight_);
+    register_parameter("bias", bias_);
+  }
+}
+
+Var LayerNorm::forward(const Var& x) {
+  if (weight_.defined()) return layer_norm(x, normalized_shape_, weight_, bias_, eps_);
+  return layer_norm(x, normalized_shape_, eps_);
+}
+
+std::string LayerNorm::describe() const {
+  std::ostringstream out;
+  out << "LayerNorm(" << normalized_shape_.str() << ", eps=" << eps_
+      << ", elementwise_affine=" << (weight_.defined() ? "true" : "false") << ")";
+  return out.str();
+}
+
 }  // namespace mt::nn

@@ -1,5 +1,5 @@
 #pragma once
-// Batch normalisation layers, as torch.nn.BatchNorm1d / BatchNorm2d.
+// Normalisation layers, as torch.nn.BatchNorm1d / BatchNorm2d and torch.nn.LayerNorm.
 #include <cstdint>
 #include <string>
 
@@ -52,6 +52,27 @@ class BatchNorm2d : public BatchNorm {  // x [N, C, H, W]
  public:
   explicit BatchNorm2d(int64_t features, const BatchNormOptions& options = {}, DType dtype = DType::Float32)
       : BatchNorm("BatchNorm2d", 4, 4, features, options, dtype) {}
+};
+
+// Normalises over the trailing dims normalized_shape (each slice by its own mean and biased variance), with a
+// learnable weight (ones) and bias (zeros) of that shape when elementwise_affine, as torch.nn.LayerNorm. The
+// same in training and eval.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(const Shape& normalized_shape, double eps = 1e-5, bool elementwise_affine = true,
+                     DType dtype = DType::Float32);
+
+  Var forward(const Var& x) override;
+  std::string describe() const override;
+
+  const Var& weight() const { return weight_; }  // undefined unless elementwise_affine
+  const Var& bias() const { return bias_; }
+  const Shape& normalized_shape() const { return normalized_shape_; }
+
+ private:
+  Shape normalized_shape_;
+  double eps_;
+  Var weight_, bias_;
 };
 
 }  // namespace mt::nn

@@ -1,8 +1,11 @@
 // Batch norm: per-channel statistics by one thread per channel (detail::channel_fold), then elementwise passes
-// split by rows of [N C, S].
+// split by rows of [N C, S]. Layer norm: one thread per row of [R, features], statistics and output together.
 #include "tensor/norm.h"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "tensor/channels.h"
 #include "tensor/parallel.h"
@@ -143,6 +146,105 @@ BatchNormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tenso
         for (int64_t s = 0; s < l.s; ++s) out[s] = (gin[s] - mean_g - (in[s] - m) * k) * scale;
       }
     });
+  });
+  return grads;
+}
+
+namespace {
+
+// x as [rows, features], contiguous, with weight and bias (when defined) of `features` values of x's dtype.
+int64_t layer_norm_rows(const char* op, const Tensor& x, int64_t features, const Tensor& weight, const Tensor& bias) {
+  if (!x.defined()) throw Error(std::string(op) + ": the input is undefined");
+  if (features <= 0 || x.numel() % features != 0)
+    throw Error(std::string(op) + ": input " + x.str() + " does not end in " + std::to_string(features) + " features");
+  for (const Tensor* t : {&weight, &bias})
+    if (t->defined() && (t->numel() != features || t->dtype() != x.dtype()))
+      throw Error(std::string(op) + ": weight or bias " + t->str() + " must hold the " + std::to_string(features) +
+                  " " + dtype_name(x.dtype()) + " features of input " + x.str());
+  return x.numel() / features;
+}
+
+}  // namespace
+
+LayerNormResult layer_norm(const Tensor& x, int64_t features, const Tensor& weight, const Tensor& bias, double eps) {
+  const int64_t rows = layer_norm_rows("layer_norm", x, features, weight, bias);
+  const Tensor xc = x.contiguous(), wc = contiguous_if_defined(weight), bc = contiguous_if_defined(bias);
+  LayerNormResult r{Tensor::empty(x.shape(), x.dtype()), Tensor::empty({rows}, x.dtype()),
+                    Tensor::empty({rows}, x.dtype())};
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T *src = xc.data<T>(), *w = data_or_null<T>(wc), *b = data_or_null<T>(bc);
+    T *dst = r.output.data<T>(), *mean = r.mean.data<T>(), *rstd = r.rstd.data<T>();
+    parallel_for(rows, 2 * x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const T* in = src + row * features;
+        double mu = 0, m2 = 0;  // Welford: accurate in one pass even for a large mean
+        for (int64_t j = 0; j < features; ++j) {
+          const double d = in[j] - mu;
+          mu += d / static_cast<double>(j + 1);
+          m2 += d * (in[j] - mu);
+        }
+        const double is = 1 / std::sqrt(m2 / static_cast<double>(features) + eps);
+        mean[row] = static_cast<T>(mu);
+        rstd[row] = static_cast<T>(is);
+        T* out = dst + row * features;
+        for (int64_t j = 0; j < features; ++j) {
+          const T xhat = static_cast<T>((in[j] - mu) * is);
+          out[j] = w ? xhat * w[j] + (b ? b[j] : T(0)) : xhat + (b ? b[j] : T(0));
+        }
+      }
+    });
+  });
+  return r;
+}
+
+LayerNormGrads layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                   const Tensor& weight) {
+  const int64_t features = weight.defined() ? weight.numel() : x.numel() / std::max<int64_t>(mean.numel(), 1);
+  const int64_t rows = layer_norm_rows("layer_norm_backward", x, features, weight, Tensor());
+  if (!g.defined() || g.shape() != x.shape() || g.dtype() != x.dtype())
+    throw Error("layer_norm_backward: gradient " + (g.defined() ? g.str() : std::string("undefined")) +
+                " does not match input " + x.str());
+  const Tensor xc = x.contiguous(), gc = g.contiguous(), wc = contiguous_if_defined(weight);
+  LayerNormGrads grads{Tensor::empty(x.shape(), x.dtype()), Tensor(), Tensor()};
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T *src = xc.data<T>(), *grad = gc.data<T>(), *w = data_or_null<T>(wc);
+    const T *mu = mean.data<T>(), *is = rstd.data<T>();
+    T* dx = grads.input.data<T>();
+    parallel_for(rows, 3 * x.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const T *in = src + row * features, *gin = grad + row * features;
+        double sum_dxhat = 0, sum_dxhat_xhat = 0;
+        for (int64_t j = 0; j < features; ++j) {
+          const double dxhat = w ? gin[j] * w[j] : gin[j];
+          sum_dxhat += dxhat;
+          sum_dxhat_xhat += dxhat * (in[j] - mu[row]) * is[row];
+        }
+        const double mean_dxhat = sum_dxhat / static_cast<double>(features);
+        const double mean_dxhat_xhat = sum_dxhat_xhat / static_cast<double>(features);
+        T* out = dx + row * features;
+        for (int64_t j = 0; j < features; ++j) {
+          const double xhat = (in[j] - mu[row]) * is[row];
+          const double dxhat = w ? gin[j] * w[j] : gin[j];
+          out[j] = static_cast<T>(is[row] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
+        }
+      }
+    });
+    if (!w) return;
+    // Summed over rows in row order, in double: the same bits at any thread count.
+    std::vector<double> dweight(static_cast<size_t>(features)), dbias(static_cast<size_t>(features));
+    for (int64_t row = 0; row < rows; ++row) {
+      const T *in = src + row * features, *gin = grad + row * features;
+      for (int64_t j = 0; j < features; ++j) {
+        dweight[static_cast<size_t>(j)] += gin[j] * ((in[j] - mu[row]) * is[row]);
+        dbias[static_cast<size_t>(j)] += gin[j];
+      }
+    }
+    grads.weight = Tensor::empty(weight.shape(), x.dtype());
+    grads.bias = Tensor::empty(weight.shape(), x.dtype());
+    std::copy(dweight.begin(), dweight.end(), grads.weight.data<T>());
+    std::copy(dbias.begin(), dbias.end(), grads.bias.data<T>());
   });
   return grads;
 }

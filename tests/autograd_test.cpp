@@ -217,6 +217,20 @@ void add_reduction_cases(std::map<std::string, std::vector<Case>>& cases) {
                     {randn({2, 4, 3}, 3)}}};
 }
 
+// Layer norm: one and two normalised dims, with and without weight and bias, non-contiguous inputs, a large
+// offset (where a naive one-pass variance would cancel).
+void add_layer_norm_cases(std::map<std::string, std::vector<Case>>& cases) {
+  using V = const std::vector<Var>&;
+  cases["layer_norm"] = {
+      {"last dim, affine", [](V v) { return layer_norm(v[0], {5}, v[1], v[2]); }, {randn({3, 5}, 1), randn({5}, 2), randn({5}, 3)}},
+      {"last two dims, transposed, eps 1e-3", [](V v) { return layer_norm(v[0], {3, 4}, v[1], v[2], 1e-3); },
+       {randn({4, 3, 2}, 4).transpose(0, 2), randn({3, 4}, 5), randn({3, 4}, 6)}},
+      {"no affine, sliced, large offset", [](V v) { return layer_norm(v[0], {4}); },
+       {(randn({2, 3, 6}, 7) + 1000.0).narrow(2, 1, 4)}},
+      {"one row of a 3-D input", [](V v) { return layer_norm(v[0], {2, 3, 4}, v[1], v[2]) * v[0]; },
+       {randn({2, 3, 4}, 8), randn({2, 3, 4}, 9), randn({2, 3, 4}, 10)}}};
+}
+
 // Indexing: repeated indices (their gradients add up), broadcast masks and operands, non-contiguous inputs.
 void add_indexing_cases(std::map<std::string, std::vector<Case>>& cases) {
   using V = const std::vector<Var>&;
@@ -334,6 +348,7 @@ std::map<std::string, std::vector<Case>> gradcheck_cases() {
   add_everyday_shape_cases(cases);
   add_indexing_cases(cases);
   add_reduction_cases(cases);
+  add_layer_norm_cases(cases);
   return cases;
 }
 

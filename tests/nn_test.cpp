@@ -491,6 +491,29 @@ TEST(NnEmbedding, LooksUpRowsInitialisedNormalWithAZeroPaddingRowThatGetsNoGradi
   EXPECT_THROW(nn::Embedding(4, 2, gen, 4), Error);
 }
 
+TEST(NnLayerNorm, IsLayerNormWithOnesAndZerosAndRejectsOtherShapes) {
+  nn::LayerNorm norm({2, 3}, 1e-3, true, DType::Float64), plain({3}, 1e-5, false);
+  EXPECT_EQ(norm.describe(), "LayerNorm([2, 3], eps=0.001, elementwise_affine=true)");
+  EXPECT_EQ(plain.describe(), "LayerNorm([3], eps=1e-05, elementwise_affine=false)");
+  EXPECT_EQ(norm.parameters().size(), 2u);
+  EXPECT_TRUE(plain.parameters().empty());
+  EXPECT_EQ(norm.weight().value().to_vector(), std::vector<double>(6, 1.0));
+  EXPECT_EQ(norm.bias().value().to_vector(), std::vector<double>(6, 0.0));
+  // Each [2, 3] slice of x is normalised by its own statistics: 0..5 has mean 2.5 and variance 35 / 12.
+  const Var x(Tensor::arange(0, 12, 1, DType::Float64).reshape({2, 2, 3}));
+  const std::vector<double> y = norm(x).value().to_vector();
+  const double rstd = 1 / std::sqrt(35.0 / 12 + 1e-3);
+  for (int i = 0; i < 12; ++i) EXPECT_NEAR(y[i], (i % 6 - 2.5) * rstd, 1e-15) << i;
+  // float32 agrees with float64 to float32 rounding, on rows with a large offset.
+  const Var big(Tensor::arange(0, 12, 1, DType::Float64).reshape({4, 3}) * 0.25 + 3000.0);
+  const std::vector<double> wide = plain(big).value().to_vector();
+  const std::vector<double> narrow = plain(Var(big.value().to(DType::Float32))).value().to_vector();
+  for (size_t i = 0; i < wide.size(); ++i) EXPECT_NEAR(narrow[i], wide[i], 1e-3) << i;
+  EXPECT_THROW(norm(Var(Tensor::zeros({2, 3, 2}, DType::Float64))), Error);
+  EXPECT_THROW(nn::LayerNorm(Shape{}), Error);
+  EXPECT_THROW(nn::LayerNorm({3}, 0), Error);
+}
+
 // Gradient clipping against torch.nn.utils (tests/reference/clip_grad_reference.py), float64.
 struct ClipReference {
   std::string name;

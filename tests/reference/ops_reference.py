@@ -94,6 +94,10 @@ CASES = [
     ("min_keepdim", [[5, 3]], 2.0, 0.0, lambda x: x.min(0, keepdim=True).values),
     ("topk", [[3, 5]], 2.0, 0.0, lambda x: x.topk(3).values),
     ("topk_smallest_dim0", [[5, 3]], 2.0, 0.0, lambda x: x.topk(2, 0, largest=False).values),
+    # Layer norm; the large offset tests the one-pass statistics.
+    ("layer_norm", [[3, 5], [5], [5]], 2.0, 0.0, lambda x, w, b: F.layer_norm(x, (5,), w, b)),
+    ("layer_norm_2d_eps", [[2, 3, 4], [3, 4], [3, 4]], 2.0, 0.0, lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3)),
+    ("layer_norm_no_affine_large", [[4, 6]], 2.0, 1000.0, lambda x: F.layer_norm(x, (6,))),
     # Losses. Targets of binary cross-entropy are sigmoid(t), to lie in [0, 1]; labels are LABELS*.
     ("mse_loss", [[3, 4], [3, 4]], 2.0, 0.0, F.mse_loss),
     ("mse_loss_sum", [[3, 4], [3, 4]], 2.0, 0.0, lambda x, y: F.mse_loss(x, y, reduction="sum")),
