@@ -33,14 +33,26 @@ Optimizer& first_optimizer(const std::vector<std::shared_ptr<LRScheduler>>& sche
 
 }  // namespace
 
-void LRScheduler::record_lr() { last_lr_.assign(1, optimizer_.learning_rate()); }
+namespace {
+
+std::vector<double> group_rates(const Optimizer& optimizer) {
+  std::vector<double> rates;
+  for (const Optimizer::Group& group : optimizer.param_groups()) rates.push_back(group.lr);
+  return rates;
+}
+
+}  // namespace
+
+void LRScheduler::record_lr() { last_lr_ = group_rates(optimizer_); }
 
 FormulaScheduler::FormulaScheduler(Optimizer& optimizer, std::optional<double> initial_lr) : LRScheduler(optimizer) {
-  if (initial_lr)
-    optimizer.set_initial_learning_rate(*initial_lr);
-  else if (!optimizer.initial_learning_rate())
-    optimizer.set_initial_learning_rate(optimizer.learning_rate());
-  base_lrs_.assign(1, *optimizer.initial_learning_rate());
+  for (size_t g = 0; g < optimizer.param_groups().size(); ++g) {
+    if (initial_lr)
+      optimizer.set_initial_learning_rate(g, *initial_lr);
+    else if (!optimizer.initial_learning_rate(g))
+      optimizer.set_initial_learning_rate(g, optimizer.learning_rate(g));
+    base_lrs_.push_back(*optimizer.initial_learning_rate(g));
+  }
 }
 
 void FormulaScheduler::initial_step() {
@@ -59,8 +71,10 @@ void FormulaScheduler::restart() {
 }
 
 void FormulaScheduler::apply(bool closed_form) {
-  const double lr = optimizer_.learning_rate(), base = base_lrs_[0];
-  optimizer_.set_learning_rate(closed_form ? closed_form_lr(lr, base) : chained_lr(lr, base));
+  for (size_t g = 0; g < base_lrs_.size(); ++g) {
+    const double lr = optimizer_.learning_rate(g), base = base_lrs_[g];
+    optimizer_.set_learning_rate(g, closed_form ? closed_form_lr(lr, base) : chained_lr(lr, base));
+  }
   record_lr();
 }
 
@@ -255,7 +269,8 @@ SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<For
     check(milestones_[i] > (i == 0 ? 0 : milestones_[i - 1]), name, "milestones must be positive and increasing");
   // As PyTorch: back to the base, the members' construction steps undone, then the first one's epoch 0.
   last_epoch_ = 0;
-  optimizer.set_learning_rate(*optimizer.initial_learning_rate());
+  for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+    optimizer.set_learning_rate(g, *optimizer.initial_learning_rate(g));
   for (const auto& scheduler : schedulers_) --scheduler->last_epoch_;
   schedulers_[0]->initial_step();
   last_lr_ = schedulers_[0]->last_lr();
@@ -292,7 +307,7 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlate
     : optimizer_(optimizer),
       options_(options),
       best_(options.mode == PlateauMode::Min ? INFINITY : -INFINITY),
-      last_lr_(1, optimizer.learning_rate()) {
+      last_lr_(group_rates(optimizer)) {
   const char* name = "ReduceLROnPlateau";
   check(options.factor >= 0 && options.factor < 1, name, "factor must be in [0, 1), got " + str(options.factor));
   check(options.patience >= 0 && options.cooldown >= 0, name, "patience and cooldown must be >= 0");
@@ -320,12 +335,14 @@ void ReduceLROnPlateau::step(double metric) {
     num_bad_epochs_ = 0;  // bad epochs in the cooldown do not count
   }
   if (num_bad_epochs_ > options_.patience) {
-    const double old_lr = optimizer_.learning_rate(), new_lr = std::max(old_lr * options_.factor, options_.min_lr);
-    if (old_lr - new_lr > options_.eps) optimizer_.set_learning_rate(new_lr);
+    for (size_t g = 0; g < optimizer_.param_groups().size(); ++g) {
+      const double old_lr = optimizer_.learning_rate(g), new_lr = std::max(old_lr * options_.factor, options_.min_lr);
+      if (old_lr - new_lr > options_.eps) optimizer_.set_learning_rate(g, new_lr);
+    }
     cooldown_counter_ = options_.cooldown;
     num_bad_epochs_ = 0;
   }
-  last_lr_.assign(1, optimizer_.learning_rate());
+  last_lr_ = group_rates(optimizer_);
 }
 
 }  // namespace mt::optim

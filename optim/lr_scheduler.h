@@ -9,10 +9,10 @@
 //   mt::optim::CosineAnnealingLR schedule(opt, {.T_max = epochs});
 //   for (int epoch = 0; epoch < epochs; ++epoch) { train_one_epoch(opt); schedule.step(); }
 //
-// Like PyTorch's, the schedules are chainable: each step scales the optimizer's current rate (formulas below,
-// lr is the current rate, base the rate when the first scheduler was attached, t the epoch after the step), so
-// a rate changed from outside, or by a ChainedScheduler's other members, carries on. SequentialLR restarts
-// a phase from its base with the closed form (given where it differs).
+// Like PyTorch's, the schedules are chainable: each step scales each parameter group's current rate (formulas
+// below, lr is the group's current rate, base its rate when the first scheduler was attached, t the epoch after
+// the step), so a rate changed from outside, or by a ChainedScheduler's other members, carries on.
+// SequentialLR restarts a phase from its base with the closed form (given where it differs).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,8 +51,8 @@ class FormulaScheduler : public LRScheduler {
   const std::vector<double>& base_lrs() const { return base_lrs_; }
 
  protected:
-  // Records the base: `initial_lr` when given (OneCycleLR's), else the optimizer's initial_learning_rate,
-  // set to its current rate when no scheduler has set it.
+  // Records each group's base: `initial_lr` when given (OneCycleLR's, for every group), else the group's
+  // initial_learning_rate, set to its current rate when no scheduler has set it.
   explicit FormulaScheduler(Optimizer& optimizer, std::optional<double> initial_lr = std::nullopt);
   // The rate of epoch 0; the constructor of every concrete scheduler ends with it (PyTorch's _initial_step).
   void initial_step();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <unordered_set>
 
 #include "tensor/parallel.h"
 
@@ -47,7 +48,8 @@ struct AdamCoefficients {
 };
 
 template <class T>
-AdamCoefficients<T> adam_coefficients(const AdamOptions& o, double lr, int64_t step, bool decoupled) {
+AdamCoefficients<T> adam_coefficients(const AdamOptions& o, double lr, double weight_decay, int64_t step,
+                                      bool decoupled) {
   const double t = static_cast<double>(step);
   const double bias_correction1 = 1 - std::pow(o.beta1, t);
   const double bias_correction2_sqrt = std::sqrt(1 - std::pow(o.beta2, t));
@@ -57,8 +59,8 @@ AdamCoefficients<T> adam_coefficients(const AdamOptions& o, double lr, int64_t s
           static_cast<T>(1 - o.beta2),
           static_cast<T>(lr * bias_correction2_sqrt / bias_correction1),
           static_cast<T>(o.eps * bias_correction2_sqrt),
-          decoupled ? T(0) : static_cast<T>(o.weight_decay),
-          static_cast<T>(decoupled ? 1 - lr * o.weight_decay : 1)};
+          decoupled ? T(0) : static_cast<T>(weight_decay),
+          static_cast<T>(decoupled ? 1 - lr * weight_decay : 1)};
 }
 
 // One Adam update of n elements in a single pass: per element one square root and one division. The pointers
@@ -79,21 +81,42 @@ void adam_update(int64_t n, T* __restrict w, const T* __restrict g, T* __restric
 
 }  // namespace
 
-Optimizer::Optimizer(std::vector<Var> params, double lr) : params_(std::move(params)), lr_(lr) {
-  for (size_t i = 0; i < params_.size(); ++i)
-    check(params_[i].defined() && params_[i].requires_grad(), "Optimizer",
-          "parameter " + std::to_string(i) + " must be a defined Var that requires a gradient");
-  set_learning_rate(lr);
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name) {
+  check(!groups.empty(), name, "needs at least one parameter group");
+  std::unordered_set<const Tensor*> seen;  // each Var's value lives in its node: the address names the Var
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const ParamGroup& group = groups[g];
+    const Group resolved{params_.size(), params_.size() + group.params.size(), group.lr.value_or(lr),
+                         group.weight_decay.value_or(weight_decay), std::nullopt};
+    check(resolved.lr >= 0, name, "the learning rate of group " + std::to_string(g) + " must be >= 0, got " + std::to_string(resolved.lr));
+    check(resolved.weight_decay >= 0, name, "weight_decay of group " + std::to_string(g) + " must be >= 0, got " +
+                                                 std::to_string(resolved.weight_decay));
+    for (const Var& p : group.params) {
+      const size_t i = params_.size();
+      check(p.defined() && p.requires_grad(), name,
+            "parameter " + std::to_string(i) + " must be a defined Var that requires a gradient");
+      // Two updates of one tensor per step would be a silent bug; PyTorch refuses it too.
+      check(seen.insert(&p.value()).second, name,
+            "parameter " + std::to_string(i) + " appears in more than one parameter group");
+      params_.push_back(p);
+      group_of_.push_back(g);
+    }
+    groups_.push_back(resolved);
+  }
 }
 
 void Optimizer::set_learning_rate(double lr) {
-  check(lr >= 0, "Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
-  lr_ = lr;
+  for (size_t g = 0; g < groups_.size(); ++g) set_learning_rate(g, lr);
 }
 
-void Optimizer::set_initial_learning_rate(double lr) {
+void Optimizer::set_learning_rate(size_t group, double lr) {
+  check(lr >= 0, "Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
+  groups_.at(group).lr = lr;
+}
+
+void Optimizer::set_initial_learning_rate(size_t group, double lr) {
   check(lr >= 0, "Optimizer", "the initial learning rate must be >= 0, got " + std::to_string(lr));
-  initial_lr_ = lr;
+  groups_.at(group).initial_lr = lr;
 }
 
 void Optimizer::set_momentum(double) { throw Error("Optimizer: this optimizer has no momentum to set"); }
@@ -103,9 +126,11 @@ void Optimizer::zero_grad() {
 }
 
 SGD::SGD(std::vector<Var> params, const SGDOptions& options)
-    : Optimizer(std::move(params), options.lr), options_(options), momentum_(params_.size()) {
+    : SGD(std::vector<ParamGroup>{{.params = std::move(params)}}, options) {}
+
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
+    : Optimizer(std::move(groups), options.lr, options.weight_decay, "SGD"), options_(options), momentum_(params_.size()) {
   check(options.momentum >= 0, "SGD", "momentum must be >= 0, got " + std::to_string(options.momentum));
-  check(options.weight_decay >= 0, "SGD", "weight_decay must be >= 0, got " + std::to_string(options.weight_decay));
   check(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD",
         "nesterov needs momentum > 0 and dampening == 0");
 }
@@ -128,7 +153,8 @@ void SGD::step() {
       T* w = p.value().data<T>();
       const T* g = grad.data<T>();
       T* b = options_.momentum != 0 ? momentum_[k].data<T>() : nullptr;
-      const T lr = static_cast<T>(lr_), decay = static_cast<T>(options_.weight_decay);
+      const Group& group = groups_[group_of_[k]];
+      const T lr = static_cast<T>(group.lr), decay = static_cast<T>(group.weight_decay);
       const T mu = static_cast<T>(options_.momentum), keep = static_cast<T>(1 - options_.dampening);
       const bool nesterov = options_.nesterov;
       parallel_for(p.numel(), p.numel() * kUpdateWork, [&](int64_t begin, int64_t end) {
@@ -146,15 +172,20 @@ void SGD::step() {
   }
 }
 
-Adam::Adam(std::vector<Var> params, const AdamOptions& options) : Adam(std::move(params), options, false) {}
+Adam::Adam(std::vector<Var> params, const AdamOptions& options)
+    : Adam(std::vector<ParamGroup>{{.params = std::move(params)}}, options, false) {}
 
-Adam::Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled)
-    : Optimizer(std::move(params), options.lr), options_(options), decoupled_(decoupled), state_(params_.size()) {
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options) : Adam(std::move(groups), options, false) {}
+
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool decoupled)
+    : Optimizer(std::move(groups), options.lr, options.weight_decay, decoupled ? "AdamW" : "Adam"),
+      options_(options),
+      decoupled_(decoupled),
+      state_(params_.size()) {
   const char* name = decoupled ? "AdamW" : "Adam";
   check(options.beta1 >= 0 && options.beta1 < 1, name, "beta1 must be in [0, 1), got " + std::to_string(options.beta1));
   check(options.beta2 >= 0 && options.beta2 < 1, name, "beta2 must be in [0, 1), got " + std::to_string(options.beta2));
   check(options.eps >= 0, name, "eps must be >= 0, got " + std::to_string(options.eps));
-  check(options.weight_decay >= 0, name, "weight_decay must be >= 0, got " + std::to_string(options.weight_decay));
 }
 
 void Adam::set_momentum(double beta1) {
@@ -194,10 +225,12 @@ void Adam::step() {
 void Adam::update(const Segment& segment, int64_t offset, int64_t count) {
   const Var& p = params_[segment.param];
   const State& s = state_[segment.param];
+  const Group& group = groups_[group_of_[segment.param]];
   dispatch_dtype(p.dtype(), [&](auto tag) {
     using T = decltype(tag);
     adam_update(count, p.value().data<T>() + offset, p.grad().data<T>() + offset, s.m.data<T>() + offset,
-                s.v.data<T>() + offset, adam_coefficients<T>(options_, lr_, s.steps, decoupled_));
+                s.v.data<T>() + offset,
+                adam_coefficients<T>(options_, group.lr, group.weight_decay, s.steps, decoupled_));
   });
 }
 

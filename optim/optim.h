@@ -11,9 +11,29 @@
 
 namespace mt::optim {
 
+// Parameters with their own options, as one entry of PyTorch's param_groups: lr and weight_decay, when given,
+// replace the optimizer's defaults for these parameters (no decay on biases and norm weights, say):
+//   optim::AdamW opt({{.params = weights}, {.params = biases, .weight_decay = 0}}, {.lr = 1e-3});
+struct ParamGroup {
+  std::vector<Var> params;
+  std::optional<double> lr{};
+  std::optional<double> weight_decay{};
+};
+
 class Optimizer {
  public:
-  Optimizer(std::vector<Var> params, double lr);
+  // One group as the optimizer keeps it: its parameters are parameters()[begin, end).
+  struct Group {
+    size_t begin, end;
+    double lr, weight_decay;
+    // The rate a schedule scales (PyTorch's group["initial_lr"]): the first scheduler attached records the
+    // group's rate here, so the next ones (a SequentialLR's later phases) start from it, not from what the
+    // first one set.
+    std::optional<double> initial_lr;
+  };
+
+  // Every group's options default to lr and weight_decay; a parameter may be in one group only.
+  Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name);
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -21,15 +41,14 @@ class Optimizer {
   virtual void step() = 0;
   void zero_grad();  // drops every parameter's grad(); the next backward starts from zero
 
-  double learning_rate() const { return lr_; }
-  void set_learning_rate(double lr);  // for schedules; takes effect at the next step()
-  const std::vector<Var>& parameters() const { return params_; }
+  const std::vector<Group>& param_groups() const { return groups_; }
+  double learning_rate(size_t group = 0) const { return groups_.at(group).lr; }
+  void set_learning_rate(double lr);  // every group's; for schedules, takes effect at the next step()
+  void set_learning_rate(size_t group, double lr);
+  const std::vector<Var>& parameters() const { return params_; }  // of every group, in order
 
-  // The rate a schedule scales (PyTorch's group["initial_lr"]): the first scheduler attached records the
-  // learning rate here, so the next ones (a SequentialLR's later phases) start from it, not from what the
-  // first one set.
-  std::optional<double> initial_learning_rate() const { return initial_lr_; }
-  void set_initial_learning_rate(double lr);
+  std::optional<double> initial_learning_rate(size_t group = 0) const { return groups_.at(group).initial_lr; }
+  void set_initial_learning_rate(size_t group, double lr);
 
   // The momentum OneCycleLR cycles against the learning rate: SGD's momentum, Adam's beta1. An optimizer
   // without one returns nullopt and throws from set_momentum().
@@ -38,8 +57,8 @@ class Optimizer {
 
  protected:
   std::vector<Var> params_;
-  double lr_;
-  std::optional<double> initial_lr_;
+  std::vector<Group> groups_;
+  std::vector<size_t> group_of_;  // per parameter, its group's index
 };
 
 struct SGDOptions {
@@ -57,6 +76,7 @@ struct SGDOptions {
 class SGD : public Optimizer {
  public:
   SGD(std::vector<Var> params, const SGDOptions& options);
+  SGD(std::vector<ParamGroup> groups, const SGDOptions& options);  // options' lr and weight_decay are defaults
   void step() override;
   std::optional<double> momentum() const override { return options_.momentum; }
   void set_momentum(double momentum) override;
@@ -81,12 +101,13 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   Adam(std::vector<Var> params, const AdamOptions& options);
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& options);  // options' lr and weight_decay are defaults
   void step() override;
   std::optional<double> momentum() const override { return options_.beta1; }  // beta1
   void set_momentum(double beta1) override;
 
  protected:
-  Adam(std::vector<Var> params, const AdamOptions& options, bool decoupled);
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool decoupled);
 
  private:
   struct State {
@@ -111,7 +132,9 @@ class Adam : public Optimizer {
 class AdamW : public Adam {
  public:
   explicit AdamW(std::vector<Var> params, const AdamOptions& options = {.weight_decay = 1e-2})
-      : Adam(std::move(params), options, true) {}
+      : Adam({ParamGroup{.params = std::move(params)}}, options, true) {}
+  explicit AdamW(std::vector<ParamGroup> groups, const AdamOptions& options = {.weight_decay = 1e-2})
+      : Adam(std::move(groups), options, true) {}
 };
 
 }  // namespace mt::optim

@@ -253,5 +253,27 @@ TEST(LRScheduler, OneCycleLRRejectsAPhaseOfNoSteps) {
   EXPECT_NEAR(c.opt.learning_rate(), 0.1 / 25, 1e-17);
 }
 
+// Each parameter group follows the schedule from its own base (tests/reference/optim_reference.py,
+// cosine_groups): rates 0.1 and 0.3, CosineAnnealingLR(T_max=4), bit for bit.
+TEST(LRScheduler, EachParameterGroupIsScheduledFromItsOwnBaseLikePyTorch) {
+  const std::vector<double> expected = {0.1, 0.3, 0.08535533905932738, 0.2560660171779821, 0.05, 0.15,
+                                        0.014644660940672627, 0.04393398282201788, 0.0, 0.0, 0.014644660940672622,
+                                        0.04393398282201786, 0.05000000000000001, 0.15000000000000002};
+  Var a = parameter(), b = parameter();
+  SGD opt({{.params = {a}}, {.params = {b}, .lr = 0.3}}, {.lr = 0.1});
+  CosineAnnealingLR schedule(opt, {.T_max = 4});
+  std::vector<double> rates = schedule.last_lr();
+  for (int i = 0; i < 6; ++i) {
+    schedule.step();
+    const std::vector<double> now = schedule.last_lr();
+    ASSERT_EQ(now.size(), 2u);
+    EXPECT_EQ(now[0], opt.learning_rate(0));
+    EXPECT_EQ(now[1], opt.learning_rate(1));
+    rates.insert(rates.end(), now.begin(), now.end());
+  }
+  EXPECT_EQ(rates, expected);
+  EXPECT_EQ(schedule.base_lrs(), (std::vector<double>{0.1, 0.3}));
+}
+
 }  // namespace
 }  // namespace mt::optim

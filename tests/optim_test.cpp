@@ -36,7 +36,8 @@ struct Problem {
   // Runs the script's loop and returns the largest relative difference from `expected` (W then b).
   double run(optim::Optimizer& opt, const std::vector<double>& expected) {
     for (int step = 0; step < kSteps; ++step) {
-      if (step == kSteps / 2) opt.set_learning_rate(opt.learning_rate() * 0.5);
+      if (step == kSteps / 2)
+        for (size_t g = 0; g < opt.param_groups().size(); ++g) opt.set_learning_rate(g, opt.learning_rate(g) * 0.5);
       opt.zero_grad();
       nn::cross_entropy(nn::linear(x, w, b), y).backward();
       opt.step();
@@ -109,6 +110,63 @@ TEST(Optim, AdamWMatchesPyTorch) {
                                    -0.1499248514576622, 0.23355289241335656, 0.13868986667032612});
   RecordProperty("max_rel_diff", ::testing::PrintToString(worst));
   EXPECT_LT(worst, kRelTol);
+}
+
+// Parameter groups: W and b each with their own lr and weight decay, against torch.optim's param_groups.
+TEST(Optim, SGDParameterGroupsMatchPyTorch) {
+  Problem p;
+  optim::SGD opt({{.params = {p.w}}, {.params = {p.b}, .lr = 0.3, .weight_decay = 0}},
+                 {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.05});
+  ASSERT_EQ(opt.param_groups().size(), 2u);
+  EXPECT_EQ(opt.param_groups()[0].weight_decay, 0.05);
+  EXPECT_EQ(opt.learning_rate(1), 0.3);
+  EXPECT_EQ(opt.parameters().size(), 2u);
+  const double worst = p.run(opt, {-0.2968587302024707, -0.057545291852512094, 0.1676284108702706, 0.4275483032836793,
+                                   0.30480588050494745, -0.17975017790638823, -0.5447698413555545, -0.5040141825214127,
+                                   0.5134936989660687, 0.08239756378305063, -0.28482159751843983, -0.3691639388456569,
+                                   -0.13663737283346908, 0.10528961157253135, 0.03134776126093755});
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, AdamParameterGroupsMatchPyTorch) {
+  Problem p;
+  optim::Adam opt({{.params = {p.w}, .weight_decay = 0.02}, {.params = {p.b}, .lr = 0.01}},
+                  {.lr = 0.05, .weight_decay = 0.1});
+  const double worst = p.run(opt, {-0.1349220912457126, -0.36652676817107255, 0.18980257074242793, 0.1407997215510326,
+                                   0.6549432648408923, -0.427446987440173, -0.6884450923185722, -0.605700779623018,
+                                   0.5314531451666858, 0.22185098433714592, -0.6336966001438383, -0.48637315789682084,
+                                   -0.06358432395587553, 0.09121210717719204, 0.04206126013329908});
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, AdamWParameterGroupsMatchPyTorch) {
+  Problem p;
+  optim::AdamW opt({{.params = {p.w}, .weight_decay = 0.2}, {.params = {p.b}, .lr = 0.02, .weight_decay = 0}},
+                   {.lr = 0.05});
+  const double worst = p.run(opt, {-0.14437398086106795, -0.3602651319493193, 0.19445719009549559, 0.14902445141735496,
+                                   0.6319823826959909, -0.4363825483116057, -0.6607065711608765, -0.5806847373073505,
+                                   0.5094852262468018, 0.22786589023882667, -0.672054823003404, -0.46760805678296674,
+                                   -0.07254069428112143, 0.175894067794542, 0.052628162969176995});
+  EXPECT_LT(worst, kRelTol);
+}
+
+TEST(Optim, ParameterGroupsRejectAParameterInTwoGroupsAndBadOptions) {
+  Problem p;
+  try {
+    optim::SGD({{.params = {p.w, p.b}}, {.params = {p.w}}}, {});
+    FAIL() << "a parameter in two groups was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("SGD: parameter 2 appears in more than one parameter group"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(optim::Adam({{.params = {p.w}, .lr = -1}}, {}), Error);
+  EXPECT_THROW(optim::AdamW({{.params = {p.w}, .weight_decay = -0.1}}), Error);
+  EXPECT_THROW(optim::SGD(std::vector<optim::ParamGroup>{}, {}), Error);
+  optim::SGD opt({{.params = {p.w}}, {.params = {p.b}, .lr = 0.5}}, {.lr = 0.1});
+  opt.set_learning_rate(0.2);  // every group's, as a schedule written for one group expects
+  EXPECT_EQ(opt.learning_rate(0), 0.2);
+  EXPECT_EQ(opt.learning_rate(1), 0.2);
+  EXPECT_THROW(opt.set_learning_rate(2, 0.1), std::out_of_range);
 }
 
 // Float32: the update kernel's own rounding against PyTorch's, without a model around it. The gradient of

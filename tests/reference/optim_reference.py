@@ -3,7 +3,8 @@ on a fixed float64 problem. Run: /usr/bin/python3 tests/reference/optim_referenc
 
 The problem, rebuilt identically in the test from the same formulas: a linear classifier W [3, 4], b [3]
 on 6 points X [6, 4] with labels y, loss = cross_entropy(X W^T + b, y). 12 steps; the learning rate is
-halved after the 6th step, to exercise set_learning_rate. Printed: W then b (row-major) after the 12 steps."""
+halved after the 6th step, to exercise set_learning_rate. Printed: W then b (row-major) after the 12 steps.
+The *_groups configurations put W and b in parameter groups of their own lr and weight decay."""
 import math
 import torch
 import torch.nn.functional as F
@@ -21,10 +22,17 @@ CONFIGS = [
     ("adamw", torch.optim.AdamW, dict(lr=0.05, weight_decay=0.1)),
 ]
 
-for name, cls, kwargs in CONFIGS:
+# W's group, then b's (each dict's options replace the defaults in the configuration's kwargs).
+GROUP_CONFIGS = [
+    ("sgd_groups", torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.05), dict(), dict(lr=0.3, weight_decay=0.0)),
+    ("adam_groups", torch.optim.Adam, dict(lr=0.05, weight_decay=0.1), dict(weight_decay=0.02), dict(lr=0.01)),
+    ("adamw_groups", torch.optim.AdamW, dict(lr=0.05), dict(weight_decay=0.2), dict(lr=0.02, weight_decay=0.0)),
+]
+
+for name, cls, kwargs, *groups in CONFIGS + GROUP_CONFIGS:
     W = torch.tensor([[0.3 * math.cos(0.5 * i + 1.1 * j + 0.2) for j in range(4)] for i in range(3)], requires_grad=True)
     b = torch.tensor([0.1 * (i - 1) for i in range(3)], requires_grad=True)
-    opt = cls([W, b], **kwargs)
+    opt = cls([dict(params=[W], **groups[0]), dict(params=[b], **groups[1])] if groups else [W, b], **kwargs)
     for step in range(STEPS):
         if step == STEPS // 2:
             for group in opt.param_groups:
@@ -53,3 +61,16 @@ for name, cls, kwargs in FLOAT32_CONFIGS:
         opt.step()
     print(f"// {name}")
     print("{" + ", ".join(repr(v) for v in w.detach().tolist()) + "},")
+
+# A schedule over two groups: CosineAnnealingLR(T_max=4) on rates 0.1 and 0.3, 6 steps; each step's two rates.
+W = torch.zeros(2, requires_grad=True)
+b = torch.zeros(2, requires_grad=True)
+opt = torch.optim.SGD([dict(params=[W]), dict(params=[b], lr=0.3)], lr=0.1)
+schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+rates = list(schedule.get_last_lr())
+for _ in range(6):
+    opt.step()
+    schedule.step()
+    rates += schedule.get_last_lr()
+print("// cosine_groups")
+print("{" + ", ".join(repr(v) for v in rates) + "},")
