@@ -1,18 +1,17 @@
 #include "nn/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <system_error>
 #include <vector>
+
+#include "tensor/file_io.h"
 
 namespace mt::nn {
 namespace {
@@ -22,45 +21,74 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 8;
 constexpr size_t kCrcBytes = 4;
 
-std::string errno_message() { return std::system_category().message(errno); }
-
 // Integers are written a byte at a time from the least significant end, so the file is little-endian on
 // every machine; floats go through their bit patterns.
 void put(std::vector<uint8_t>& out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
 }
 
-uint32_t crc32_of(const uint8_t* data, size_t size) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t size) {
+  uLong c = crc;
   // zlib takes a uInt length: feed large payloads in pieces.
   while (size > 0) {
     const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-    crc = crc32(crc, data, chunk);
+    c = crc32(c, data, chunk);
     data += chunk;
     size -= chunk;
   }
-  return static_cast<uint32_t>(crc);
+  return static_cast<uint32_t>(c);
 }
 
-std::vector<uint8_t> encode_payload(const std::vector<std::pair<std::string, Var>>& named) {
+uint32_t crc32_of(const uint8_t* data, size_t size) { return crc32_update(static_cast<uint32_t>(crc32(0L, Z_NULL, 0)), data, size); }
+
+// The bytes of one tensor's record before its elements: name, dtype, dims, sizes.
+std::vector<uint8_t> record_header(const std::string& name, const Tensor& t) {
   std::vector<uint8_t> out;
-  put(out, named.size(), 4);
+  put(out, name.size(), 4);
+  out.insert(out.end(), name.begin(), name.end());
+  put(out, t.dtype() == DType::Float32 ? 0 : 1, 1);
+  put(out, static_cast<uint64_t>(t.dim()), 1);
+  for (int64_t size : t.shape()) put(out, static_cast<uint64_t>(size), 8);
+  return out;
+}
+
+uint64_t payload_size(const std::vector<std::pair<std::string, Var>>& named) {
+  uint64_t size = 4;
+  for (const auto& [name, var] : named)
+    size += 4 + name.size() + 2 + 8 * static_cast<uint64_t>(var.shape().size()) +
+            static_cast<uint64_t>(var.shape().numel()) * dtype_size(var.dtype());
+  return size;
+}
+
+// The payload goes to `file` as it is encoded, a block of elements at a time, so that saving needs no copy of
+// the model in memory; the CRC is computed on the way.
+uint32_t write_payload(AtomicFile& file, const std::vector<std::pair<std::string, Var>>& named) {
+  uint32_t crc = crc32_of(nullptr, 0);
+  auto emit = [&](const std::vector<uint8_t>& bytes) {
+    crc = crc32_update(crc, bytes.data(), bytes.size());
+    file.write(bytes.data(), bytes.size());
+  };
+  std::vector<uint8_t> bytes;
+  put(bytes, named.size(), 4);
+  emit(bytes);
+  constexpr int64_t kBlock = 8192;  // elements
   for (const auto& [name, var] : named) {
     const Tensor t = var.value().contiguous();
-    put(out, name.size(), 4);
-    out.insert(out.end(), name.begin(), name.end());
-    put(out, t.dtype() == DType::Float32 ? 0 : 1, 1);
-    put(out, static_cast<uint64_t>(t.dim()), 1);
-    for (int64_t size : t.shape()) put(out, static_cast<uint64_t>(size), 8);
-    if (t.dtype() == DType::Float32) {
-      const float* p = t.data<float>();
-      for (int64_t i = 0; i < t.numel(); ++i) put(out, std::bit_cast<uint32_t>(p[i]), 4);
-    } else {
-      const double* p = t.data<double>();
-      for (int64_t i = 0; i < t.numel(); ++i) put(out, std::bit_cast<uint64_t>(p[i]), 8);
+    emit(record_header(name, t));
+    for (int64_t start = 0; start < t.numel(); start += kBlock) {
+      bytes.clear();
+      const int64_t stop = std::min(t.numel(), start + kBlock);
+      if (t.dtype() == DType::Float32) {
+        const float* p = t.data<float>();
+        for (int64_t i = start; i < stop; ++i) put(bytes, std::bit_cast<uint32_t>(p[i]), 4);
+      } else {
+        const double* p = t.data<double>();
+        for (int64_t i = start; i < stop; ++i) put(bytes, std::bit_cast<uint64_t>(p[i]), 8);
+      }
+      emit(bytes);
     }
   }
-  return out;
+  return crc;
 }
 
 // Reads little-endian fields from a byte range; running off its end is an error naming the file.
@@ -132,35 +160,19 @@ std::vector<std::pair<std::string, Tensor>> decode_payload(const uint8_t* data, 
   return tensors;
 }
 
-std::vector<uint8_t> read_file(const std::filesystem::path& path, const std::string& where) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(where + ": cannot open: " + errno_message());
-  std::vector<uint8_t> bytes;
-  uint8_t buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string message = errno_message();
-      ::close(fd);
-      throw Error(where + ": cannot read: " + message);
-    }
-    if (n == 0) break;
-    bytes.insert(bytes.end(), buffer, buffer + n);
-  }
-  ::close(fd);
-  return bytes;
-}
-
-// Checks the framing (magic, version, size, CRC) and returns the tensors of the payload.
-std::vector<std::pair<std::string, Tensor>> parse(const std::vector<uint8_t>& file, const std::string& where) {
+// Checks the framing (magic, version, size, CRC) and returns the tensors of the payload. The header is read
+// and checked first, and the payload read only when the file is exactly as long as the header says and no
+// longer than `max_payload`: what a file costs is set by the model it is loaded into, not by the file.
+std::vector<std::pair<std::string, Tensor>> parse(InputFile& file, uint64_t max_payload, const std::string& where) {
+  uint8_t header_bytes[kHeaderBytes];
+  const size_t got = file.read(header_bytes, kHeaderBytes);
   // A file too short to hold the magic is judged by the bytes it has: a prefix of the magic means truncated.
-  if (!std::equal(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(std::min(file.size(), sizeof kMagic)), kMagic))
+  if (!std::equal(header_bytes, header_bytes + std::min(got, sizeof kMagic), kMagic))
     throw Error(where + ": not a microtorch checkpoint (bad magic; expected the file to start with \"MTWEIGHT\")");
-  if (file.size() < kHeaderBytes + kCrcBytes)
+  if (file.size() < kHeaderBytes + kCrcBytes || got < kHeaderBytes)
     throw Error(where + ": truncated: " + std::to_string(file.size()) + " bytes, shorter than the " +
                 std::to_string(kHeaderBytes + kCrcBytes) + "-byte header and CRC");
-  Reader header(file.data() + sizeof kMagic, kHeaderBytes - sizeof kMagic, where);
+  Reader header(header_bytes + sizeof kMagic, kHeaderBytes - sizeof kMagic, where);
   const uint64_t version = header.get(4), payload_size = header.get(8);
   if (version != kVersion)
     throw Error(where + ": unsupported checkpoint version " + std::to_string(version) + " (this build reads version " +
@@ -171,81 +183,56 @@ std::vector<std::pair<std::string, Tensor>> parse(const std::vector<uint8_t>& fi
                 "-byte payload, the file has room for " + std::to_string(available));
   if (payload_size < available)
     throw Error(where + ": " + std::to_string(available - payload_size) + " unexpected bytes after the payload");
-  const uint8_t* payload = file.data() + kHeaderBytes;
-  Reader trailer(payload + payload_size, kCrcBytes, where);
-  const uint32_t stored = static_cast<uint32_t>(trailer.get(4)), computed = crc32_of(payload, payload_size);
+  if (payload_size > max_payload)
+    throw Error(where + ": the header announces a " + std::to_string(payload_size) +
+                "-byte payload, more than this model's tensors could take (at most " + std::to_string(max_payload) +
+                " bytes): not a checkpoint of this model");
+  std::vector<uint8_t> payload(payload_size + kCrcBytes);
+  if (file.read(payload.data(), payload.size()) < payload.size())
+    throw Error(where + ": truncated: the file ended while being read (it was shortened meanwhile)");
+  Reader trailer(payload.data() + payload_size, kCrcBytes, where);
+  const uint32_t stored = static_cast<uint32_t>(trailer.get(4)), computed = crc32_of(payload.data(), payload_size);
   if (stored != computed) {
     char message[96];
     std::snprintf(message, sizeof message, ": CRC mismatch (stored %08x, computed %08x): the payload is corrupt", stored,
                   computed);
     throw Error(where + message);
   }
-  return decode_payload(payload, payload_size, where);
+  return decode_payload(payload.data(), payload_size, where);
 }
 
-// False with errno set on failure.
-bool write_all(int fd, const uint8_t* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
+// The index of the first NaN or infinity in `t`, or -1.
+int64_t first_non_finite(const Tensor& t) {
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(t.dtype() == DType::Float32 ? t.data<float>()[i] : t.data<double>()[i])) return i;
+  return -1;
 }
 
 }  // namespace
 
 void save(const Module& module, const std::filesystem::path& path) {
-  const std::string where = "save '" + path.string() + "'";
-  const std::vector<uint8_t> payload = encode_payload(module.state_dict());
-  std::vector<uint8_t> file(kMagic, kMagic + sizeof kMagic);
-  put(file, kVersion, 4);
-  put(file, payload.size(), 8);
-  file.insert(file.end(), payload.begin(), payload.end());
-  put(file, crc32_of(payload.data(), payload.size()), 4);
-
-  // The temporary file sits beside the target so that rename() stays within one file system (atomic).
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string hidden = ".";  // built with += because GCC 12 warns falsely (-Wrestrict) on "." + string
-  hidden += path.filename().string();
-  hidden += ".tmp." + std::to_string(::getpid()) + ".";
-  // Not mkstemp: it creates the file 0600, and fixing that needs umask(), which is process-wide. O_EXCL with
-  // a name unique per process, and a suffix for threads saving to the same path at once, is just as safe.
-  std::string temp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-    temp = (dir / (hidden + std::to_string(attempt))).string();
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0) throw Error(where + ": cannot create a temporary file in '" + dir.string() + "': " + errno_message());
-  // The first failure is reported and the temporary file removed, so a failed save leaves the directory as
-  // it was; the file is closed in any case, and renamed only when complete.
-  const char* failed = nullptr;
-  int error = 0;
-  auto check = [&](bool ok, const char* what) {
-    if (!ok && !failed) {
-      failed = what;
-      error = errno;
-    }
-    return ok;
-  };
-  const bool written = check(write_all(fd, file.data(), file.size()), "cannot write") &&
-                       check(::fsync(fd) == 0, "cannot flush to disk");
-  const bool closed = check(::close(fd) == 0, "cannot close");
-  if (written && closed) check(::rename(temp.c_str(), path.c_str()) == 0, "cannot rename the temporary file into place");
-  if (failed) {
-    ::unlink(temp.c_str());
-    throw Error(where + ": " + failed + ": " + std::system_category().message(error));
+  const std::vector<std::pair<std::string, Var>> named = module.state_dict();
+  try {
+    AtomicFile file(path);
+    std::vector<uint8_t> header(kMagic, kMagic + sizeof kMagic);
+    put(header, kVersion, 4);
+    put(header, payload_size(named), 8);
+    file.write(header.data(), header.size());
+    std::vector<uint8_t> crc;
+    put(crc, write_payload(file, named), 4);
+    file.write(crc.data(), crc.size());
+    file.commit();
+  } catch (const Error& e) {
+    throw Error("save: " + std::string(e.what()));
   }
 }
 
 void load(Module& module, const std::filesystem::path& path) {
   const std::string where = "load '" + path.string() + "'";
-  const std::vector<std::pair<std::string, Tensor>> stored = parse(read_file(path, where), where);
+  InputFile file(path, where);
   const std::vector<std::pair<std::string, Var>> params = module.state_dict();
+  // Twice the model's own payload leaves room for longer names; anything above cannot fit the model.
+  const std::vector<std::pair<std::string, Tensor>> stored = parse(file, 2 * payload_size(params) + 4096, where);
 
   auto list = [](const auto& named) {
     std::string names;
@@ -265,6 +252,9 @@ void load(Module& module, const std::filesystem::path& path) {
     if (it->second.shape() != var.shape())
       throw Error(where + ": '" + name + "' has shape " + it->second.shape().str() + " in the file but " +
                   var.shape().str() + " in the model");
+    if (const int64_t at = first_non_finite(it->second); at >= 0)
+      throw Error(where + ": '" + name + "' holds a non-finite value (NaN or infinity) at element " +
+                  std::to_string(at) + ": the model diverged before it was saved");
     sources.push_back(&it->second);
   }
   for (const auto& [name, tensor] : stored) {

@@ -26,13 +26,16 @@
 
 namespace mt::nn {
 
-// Writes the parameters of `module` to `path` atomically: into a temporary file in the same directory,
-// flushed to disk, then renamed over `path`, so a crash leaves either the old file or the new one.
+// Writes the parameters of `module` to `path` atomically (mt::AtomicFile): streamed into a temporary file in
+// the same directory, flushed to disk, then renamed over `path`, so a crash, a kill or a full disk leaves
+// either the old file or the new one; no copy of the model is made in memory.
 void save(const Module& module, const std::filesystem::path& path);
 
-// Reads `path` into the parameters of `module`. The whole file is read and checked (magic, version, size,
-// CRC, and every name, dtype and shape against the module) before any parameter is written: on an error
-// the module is unchanged and the mt::Error names the file and what was wrong.
+// Reads `path` into the parameters of `module`. Only a regular file is read (a FIFO or device is refused at
+// once); its header is checked first, and the payload read only when the file has exactly the announced
+// size and that size is at most twice what the module's tensors take. Then everything is checked (CRC,
+// every name, dtype and shape against the module, every element finite) before any parameter is written:
+// on an error the module is unchanged and the mt::Error names the file and what was wrong.
 void load(Module& module, const std::filesystem::path& path);
 
 }  // namespace mt::nn

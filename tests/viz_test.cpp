@@ -2,11 +2,13 @@
 // colours, well-formed SVG/PDF files, and bad input that must throw without leaving a file behind.
 // Set MT_VIZ_OUT=<dir> to keep the figures for a look.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cairo.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -422,6 +424,32 @@ TEST_F(VizTest, UnwritablePathThrowsForEveryFormat) {
   fs::create_directories(out("taken.png"));
   EXPECT_THROW(plot_confusion_matrix(three_classes(), out("taken.png")), Error);
   EXPECT_TRUE(fs::is_directory(out("taken.png")));
+}
+
+TEST_F(VizTest, AFailedWriteIsAnErrorNamingTheFileAndLeavesNoFile) {
+  // Writes beyond 1000 bytes fail with EFBIG, as on a full disk (root included); SIGXFSZ ignored so that
+  // write() reports it.
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  for (const char* ext : {".png", ".svg", ".pdf"}) {
+    const std::string path = out(std::string("full") + ext);
+    std::string message;
+    rlimit limit = saved;
+    limit.rlim_cur = 1000;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    try {
+      plot_learning_curves(five_epochs(), path);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    setrlimit(RLIMIT_FSIZE, &saved);
+    EXPECT_NE(message.find(path + ": cannot write: File too large"), std::string::npos) << ext << ": " << message;
+    EXPECT_FALSE(fs::exists(path));
+  }
+  std::signal(SIGXFSZ, previous);
+  for (const auto& e : fs::directory_iterator(out("")))
+    EXPECT_EQ(e.path().filename().string().find(".full"), std::string::npos) << "left behind: " << e.path();
 }
 
 }  // namespace

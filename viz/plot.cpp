@@ -55,7 +55,7 @@ double resolved_height(const FigureOptions& options, double default_height) {
 }
 
 Figure::Figure(const std::string& path, const FigureOptions& options, double default_width, double default_height)
-    : path_(path), tmp_path_(path + ".part") {
+    : path_(path) {
   const std::string ext = lower_extension(path);
   if (ext == ".png") {
     format_ = Format::Png;
@@ -77,15 +77,20 @@ Figure::Figure(const std::string& path, const FigureOptions& options, double def
     throw Error("viz: figure size " + format_number(out_w, 0) + " x " + format_number(out_h, 0) + " for '" + path +
                 "' is outside 1.." + format_number(kMaxPixels, 0));
 
+  try {
+    file_.emplace(path);
+  } catch (const Error& e) {
+    throw Error(std::string("viz: ") + e.what());  // names the file and what failed
+  }
   switch (format_) {
     case Format::Png:
       surface_ = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, static_cast<int>(out_w), static_cast<int>(out_h));
       break;
     case Format::Svg:
-      surface_ = cairo_svg_surface_create(tmp_path_.c_str(), out_w, out_h);
+      surface_ = cairo_svg_surface_create_for_stream(&Figure::write_chunk, this, out_w, out_h);
       break;
     case Format::Pdf:
-      surface_ = cairo_pdf_surface_create(tmp_path_.c_str(), out_w, out_h);
+      surface_ = cairo_pdf_surface_create_for_stream(&Figure::write_chunk, this, out_w, out_h);
       break;
   }
   if (const cairo_status_t status = cairo_surface_status(surface_); status != CAIRO_STATUS_SUCCESS) {
@@ -102,12 +107,21 @@ Figure::~Figure() { release(); }
 
 void Figure::release() {
   if (cr_) cairo_destroy(cr_);
-  if (surface_) cairo_surface_destroy(surface_);  // a vector surface flushes to tmp_path_ here
+  if (surface_) cairo_surface_destroy(surface_);  // an unfinished vector surface writes its rest to file_ here
   cr_ = nullptr;
   surface_ = nullptr;
-  if (!saved_) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp_path_, ignored);
+  file_.reset();  // removes the temporary file unless it was committed
+}
+
+cairo_status_t Figure::write_chunk(void* closure, const unsigned char* data, unsigned int length) {
+  auto* figure = static_cast<Figure*>(closure);
+  if (!figure->write_error_.empty()) return CAIRO_STATUS_WRITE_ERROR;
+  try {
+    figure->file_->write(data, length);
+    return CAIRO_STATUS_SUCCESS;
+  } catch (const Error& e) {
+    figure->write_error_ = e.what();  // cairo's status alone would say "error while writing to output stream"
+    return CAIRO_STATUS_WRITE_ERROR;
   }
 }
 
@@ -117,23 +131,23 @@ void Figure::save() {
   cairo_status_t status = CAIRO_STATUS_SUCCESS;
   if (format_ == Format::Png) {
     cairo_surface_flush(surface_);
-    status = cairo_surface_write_to_png(surface_, tmp_path_.c_str());
+    status = cairo_surface_write_to_png_stream(surface_, &Figure::write_chunk, this);
   } else {
     cairo_surface_finish(surface_);
     status = cairo_surface_status(surface_);
   }
-  if (status != CAIRO_STATUS_SUCCESS) {
-    release();
-    throw Error("viz: cannot write '" + path_ + "': " + cairo_status_to_string(status));
+  // A failed write's own message names the file and the cause; cairo's status alone is vaguer.
+  std::string failure = status != CAIRO_STATUS_SUCCESS ? "cannot write '" + path_ + "': " + cairo_status_to_string(status) : "";
+  if (!write_error_.empty()) failure = write_error_;
+  if (failure.empty()) {
+    try {
+      file_->commit();
+    } catch (const Error& e) {
+      failure = e.what();
+    }
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp_path_, path_, ec);
-  if (ec) {
-    release();
-    throw Error("viz: cannot write '" + path_ + "': " + ec.message());
-  }
-  saved_ = true;
   release();
+  if (!failure.empty()) throw Error("viz: " + failure);
 }
 
 MeasureContext::MeasureContext()

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "tensor/file_io.h"
 #include "viz/viz.h"
 
 namespace mt::viz::detail {
@@ -41,8 +43,9 @@ inline constexpr double kTitleSize = 18;
 inline constexpr double kLabelSize = 14;
 inline constexpr double kTickSize = 12;
 
-// One output file. Draw on cr() in figure units (width() x height()), then save(); cairo draws into a
-// temporary file next to `path` that save() renames, and the destructor deletes it when save() never ran.
+// One output file. Draw on cr() in figure units (width() x height()), then save(); cairo writes through a
+// stream into an mt::AtomicFile next to `path` that save() commits (every write and cairo's status checked),
+// and the destructor deletes it when save() never ran or failed.
 class Figure {
  public:
   Figure(const std::string& path, const FigureOptions& options, double default_width, double default_height);
@@ -58,13 +61,15 @@ class Figure {
  private:
   enum class Format { Png, Svg, Pdf };
   void release();
+  static cairo_status_t write_chunk(void* closure, const unsigned char* data, unsigned int length);
 
-  std::string path_, tmp_path_;
+  std::string path_;
+  std::optional<AtomicFile> file_;
+  std::string write_error_;  // the first failed write's message
   Format format_ = Format::Png;
   double width_ = 0, height_ = 0;
   cairo_surface_t* surface_ = nullptr;
   cairo_t* cr_ = nullptr;
-  bool saved_ = false;
 };
 
 // Sizes resolved the way Figure does (0 -> default), for layouts that tests recompute.
