@@ -26,7 +26,8 @@ void Shape::erase(int pos) {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int64_t d : *this) n *= d;
+  for (int64_t d : *this)
+    if (__builtin_mul_overflow(n, d, &n)) throw Error("Shape " + str() + ": more elements than an int64_t holds");
   return n;
 }
 

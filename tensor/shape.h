@@ -32,7 +32,7 @@ class Shape {
   void insert(int pos, int64_t d);
   void erase(int pos);
 
-  int64_t numel() const;  // product of the sizes; 1 for a scalar's empty shape
+  int64_t numel() const;  // product of the sizes; 1 for a scalar's empty shape; throws on int64 overflow
   std::string str() const;  // "[32, 784]"
 
   friend bool operator==(const Shape& a, const Shape& b);

@@ -65,6 +65,8 @@ Tensor Tensor::with_layout(Shape shape, Shape strides, int64_t offset) const {
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t d : shape)
     if (d < 0) throw Error("empty: negative size in shape " + shape.str());
+  if (shape.numel() > PTRDIFF_MAX / static_cast<int64_t>(dtype_size(dtype)))
+    throw Error("empty: shape " + shape.str() + " needs more bytes than memory can address");
   auto storage = make_pooled<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
