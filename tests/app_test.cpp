@@ -2,10 +2,14 @@
 #include <cairo.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 #include <filesystem>
@@ -32,15 +36,45 @@ fs::path test_dir() {
                                            "_" + std::to_string(getpid()));
 }
 
-AppRun run_app(const std::string& args) {
+// `shell` runs first in the same shell (ulimit, trap), as a prefix of the command line.
+AppRun run_app(const std::string& args, const std::string& shell = "") {
   fs::create_directories(test_dir());
   const fs::path log = test_dir() / "output.txt";
-  const std::string command = std::string(MT_MNIST_APP) + " " + args + " > " + log.string() + " 2>&1";
+  const std::string command = shell + std::string(MT_MNIST_APP) + " " + args + " > " + log.string() + " 2>&1";
   const int status = std::system(command.c_str());
   std::ifstream in(log);
   std::stringstream text;
   text << in.rdbuf();
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+// The app with writes beyond `bytes` failing (EFBIG, as on a full disk, root included: RLIMIT_FSIZE binds
+// root too), reported by write() since SIGXFSZ is ignored. The output comes through a pipe, which the limit
+// does not reach.
+AppRun run_app_with_file_size_limit(const std::string& args, rlim_t bytes) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return {-1, "pipe failed"};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const rlimit limit{bytes, bytes};
+    std::signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(97);
+    dup2(pipe_fds[1], 1);
+    dup2(pipe_fds[1], 2);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    const std::string command = std::string(MT_MNIST_APP) + " " + args;
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  close(pipe_fds[1]);
+  std::string output;
+  char buffer[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 std::string read_file(const fs::path& path) {
@@ -184,7 +218,8 @@ TEST_F(AppTest, MissingDataNamesTheFilesAndTheFetchCommand) {
 }
 
 TEST_F(AppTest, BadOptionsGiveOneLineAndExitCode2) {
-  for (const char* args : {"--epochs zero", "--bogus", "--optimizer rmsprop", "--lr -1", "predict --model x"}) {
+  for (const char* args : {"--epochs zero", "--bogus", "--optimizer rmsprop", "--lr -1", "predict --model x", "--lr inf",
+                           "--lr 1e999", "--lr nan", "--hidden 9223372036854775807", "--hidden 4611686018427387904,4"}) {
     const AppRun run = run_app(args);
     EXPECT_EQ(run.exit_code, 2) << args << ": " << run.output;
     EXPECT_EQ(run.output.find('\n'), run.output.size() - 1) << args << " printed more than one line: " << run.output;
@@ -213,36 +248,215 @@ TEST_F(AppTest, DivergenceStopsWithAClearMessageAndKeepsTheLastGoodModel) {
   EXPECT_NE(nan.output.find("the loss became "), std::string::npos) << nan.output;
 }
 
-TEST_F(AppTest, CtrlCFinishesTheStepSavesAndExits) {
-  REQUIRE_MNIST();
-  fs::create_directories(dir_);
+struct Stopped {
+  int status;
+  std::string log;
+};
+
+// Trains for long and sends `signal` once the first epoch has been written, in the middle of a later one.
+Stopped stop_training(const fs::path& dir, int signal) {
+  fs::create_directories(dir);
   const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
   if (pid == 0) {
-    const std::string log = (dir_ / "log.txt").string();
+    const std::string log = (dir / "log.txt").string();
     if (!std::freopen(log.c_str(), "w", stdout) || !std::freopen(log.c_str(), "a", stderr)) _exit(99);
-    const std::string data = MT_MNIST_DIR, out = dir_.string();
+    const std::string data = MT_MNIST_DIR, out = dir.string();
     execl(MT_MNIST_APP, MT_MNIST_APP, "--data", data.c_str(), "--train-on-test", "4000", "--val-size", "500", "--epochs",
           "1000", "--quiet", "--no-figures", "--out", out.c_str(), static_cast<char*>(nullptr));
     _exit(98);
   }
-  // Interrupt once the first epoch has been written, in the middle of a later one.
+  if (pid < 0) return {-1, "fork failed"};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(dir_ / "metrics.csv") && std::chrono::steady_clock::now() < deadline)
+  while (!fs::exists(dir / "metrics.csv") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  kill(pid, SIGINT);
+  kill(pid, signal);
   int status = 0;
   waitpid(pid, &status, 0);
-  const std::string log = read_file(dir_ / "log.txt");
-  ASSERT_TRUE(WIFEXITED(status)) << log;
-  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
-  EXPECT_NE(log.find("Interrupted: saved the model and metrics so far."), std::string::npos) << log;
-  EXPECT_NE(read_file(dir_ / "metrics.csv").find("\n1,"), std::string::npos);
-  EXPECT_GT(fs::file_size(dir_ / "model.bin"), 900000u);
-  const AppRun eval = run_app("eval --data " + std::string(MT_MNIST_DIR) + " --no-figures --model " +
-                              (dir_ / "model.bin").string());
-  EXPECT_EQ(eval.exit_code, 0) << "the saved model loads: " << eval.output;
+  return {status, read_file(dir / "log.txt")};
+}
+
+TEST_F(AppTest, CtrlCTermAndHupFinishTheStepSaveAndExitWith128PlusTheSignal) {
+  REQUIRE_MNIST();
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    const fs::path dir = dir_ / std::to_string(signal);
+    const Stopped run = stop_training(dir, signal);
+    ASSERT_TRUE(WIFEXITED(run.status)) << "signal " << signal << ": " << run.log;
+    EXPECT_EQ(WEXITSTATUS(run.status), 128 + signal) << run.log;
+    EXPECT_NE(run.log.find("Interrupted: saved the model and metrics so far."), std::string::npos) << run.log;
+    EXPECT_NE(read_file(dir / "metrics.csv").find("\n1,"), std::string::npos);
+    EXPECT_GT(fs::file_size(dir / "model.bin"), 900000u);
+    const AppRun eval = run_app("eval --data " + std::string(MT_MNIST_DIR) + " --no-figures --model " +
+                                (dir / "model.bin").string());
+    EXPECT_EQ(eval.exit_code, 0) << "the saved model loads: " << eval.output;
+  }
+}
+
+// --- Faults and hostile input ---------------------------------------------------------------------------
+
+// A small, quick run: 1000 training images, 100 validating, a 16-unit mlp.
+std::string quick_args(const fs::path& out) {
+  return "train --data " + std::string(MT_MNIST_DIR) + " --train-on-test 1100 --val-size 100 --epochs 1 --hidden 16 " +
+         "--seed 1 --quiet --no-figures --out " + out.string();
+}
+
+TEST_F(AppTest, AFailedWriteExitsWith1NamingTheFileAndNeverSaysWrote) {
+  REQUIRE_MNIST();
+  const AppRun full = run_app_with_file_size_limit(quick_args(dir_ / "full"), 0);
+  EXPECT_EQ(full.exit_code, 1) << full.output;
+  EXPECT_NE(full.output.find((dir_ / "full" / "model.bin").string() + ": cannot write: File too large"),
+            std::string::npos)
+      << full.output;
+  EXPECT_EQ(full.output.find("wrote"), std::string::npos) << full.output;
+  EXPECT_FALSE(fs::exists(dir_ / "full" / "model.bin"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "full"), fs::directory_iterator()), 0) << "temporary files left";
+
+  // metrics.csv a symlink to /dev/full: replaced by the real file, which holds the metrics.
+  fs::create_directories(dir_ / "link");
+  fs::create_symlink("/dev/full", dir_ / "link" / "metrics.csv");
+  const AppRun link = run_app(quick_args(dir_ / "link"));
+  ASSERT_EQ(link.exit_code, 0) << link.output;
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(dir_ / "link" / "metrics.csv")));
+  EXPECT_EQ(read_file(dir_ / "link" / "metrics.csv").rfind("epoch,loss,train_acc,val_acc,seconds\n1,", 0), 0u);
+
+  // The figures of eval: a failed PNG write is named too.
+  const AppRun eval = run_app_with_file_size_limit("eval --data " + std::string(MT_MNIST_DIR) + " --hidden 16 --out " +
+                                                       (dir_ / "figures").string() + " --model " +
+                                                       (dir_ / "link" / "model.bin").string(),
+                                                   1000);
+  EXPECT_EQ(eval.exit_code, 1) << eval.output;
+  EXPECT_NE(eval.output.find("confusion.png: cannot write: File too large"), std::string::npos) << eval.output;
+  EXPECT_EQ(eval.output.find("wrote"), std::string::npos) << eval.output;
+  EXPECT_FALSE(fs::exists(dir_ / "figures" / "confusion.png"));
+}
+
+TEST_F(AppTest, AnUnwritableOutIsFoundBeforeTraining) {
+  REQUIRE_MNIST();
+  if (!fs::is_directory("/proc/self")) GTEST_SKIP() << "no /proc";
+  // A directory where nobody, root included, can create a file.
+  const AppRun run = run_app(quick_args("/proc/self"));
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("--out /proc/self: cannot write there"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("Epoch 1/"), std::string::npos) << "trained before finding out: " << run.output;
+}
+
+TEST_F(AppTest, ModelAndImageInputsThatAreNotRegularFilesOrNotPngsAreNamed) {
+  REQUIRE_MNIST();
+  ASSERT_EQ(run_app(quick_args(dir_)).exit_code, 0);
+  const std::string model = " --hidden 16 --model " + (dir_ / "model.bin").string() + " ";
+  ASSERT_EQ(mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+  fs::create_directories(dir_ / "directory");
+  // `timeout`: before the fix, opening the FIFO waited forever for a writer.
+  const std::string limit = "timeout 60 ";
+  const AppRun fifo_model = run_app("eval --no-figures --data " + std::string(MT_MNIST_DIR) + " --model " +
+                                        (dir_ / "fifo").string(),
+                                    limit);
+  EXPECT_EQ(fifo_model.exit_code, 1) << fifo_model.output;
+  EXPECT_NE(fifo_model.output.find("cannot open: is a FIFO"), std::string::npos) << fifo_model.output;
+  const AppRun dir_model = run_app("predict --model " + (dir_ / "directory").string() + " x.png", limit);
+  EXPECT_EQ(dir_model.exit_code, 1) << dir_model.output;
+  EXPECT_NE(dir_model.output.find("cannot open: is a directory"), std::string::npos) << dir_model.output;
+
+  const AppRun fifo_png = run_app("predict" + model + (dir_ / "fifo").string(), limit);
+  EXPECT_EQ(fifo_png.exit_code, 1) << fifo_png.output;
+  EXPECT_NE(fifo_png.output.find("cannot open: is a FIFO"), std::string::npos) << fifo_png.output;
+
+  std::ofstream(dir_ / "text.png") << "this is text, not an image\n";
+  const AppRun text = run_app("predict" + model + (dir_ / "text.png").string());
+  EXPECT_EQ(text.exit_code, 1) << text.output;
+  EXPECT_NE(text.output.find("text.png: not a PNG"), std::string::npos) << text.output;
+
+  // A real PNG cut after 60 bytes: signature and header intact, the image data cut off.
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 64, 64);
+  ASSERT_EQ(cairo_surface_write_to_png(surface, (dir_ / "whole.png").c_str()), CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy(surface);
+  const std::string whole = read_file(dir_ / "whole.png");
+  ASSERT_GT(whole.size(), 100u);
+  std::ofstream(dir_ / "cut.png", std::ios::binary) << whole.substr(0, 60);
+  const AppRun cut = run_app("predict" + model + (dir_ / "cut.png").string());
+  EXPECT_EQ(cut.exit_code, 1) << cut.output;
+  EXPECT_NE(cut.output.find("cut.png: corrupt PNG"), std::string::npos) << cut.output;
+}
+
+// A valid greyscale PNG of width x height black pixels: zlib packs its rows of zeros about 1000:1.
+void write_black_png(const fs::path& path, uint32_t width, uint32_t height) {
+  auto be32 = [](std::string& out, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  };
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  auto chunk = [&](const char* type, const std::string& data) {
+    be32(png, static_cast<uint32_t>(data.size()));
+    const std::string body = type + data;
+    png += body;
+    be32(png, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
+  };
+  std::string ihdr;
+  be32(ihdr, width);
+  be32(ihdr, height);
+  ihdr += std::string("\x08\x00\x00\x00\x00", 5);  // 8-bit greyscale, deflate, no filter, no interlace
+  chunk("IHDR", ihdr);
+  z_stream z{};
+  ASSERT_EQ(deflateInit(&z, 9), Z_OK);
+  const std::vector<unsigned char> row(width + 1, 0);  // filter byte 0, then the pixels
+  std::vector<unsigned char> out(1 << 20);
+  std::string idat;
+  for (uint32_t y = 0; y <= height; ++y) {
+    z.next_in = const_cast<unsigned char*>(row.data());
+    z.avail_in = y < height ? static_cast<uInt>(row.size()) : 0;
+    do {
+      z.next_out = out.data();
+      z.avail_out = static_cast<uInt>(out.size());
+      deflate(&z, y < height ? Z_NO_FLUSH : Z_FINISH);
+      idat.append(reinterpret_cast<char*>(out.data()), out.size() - z.avail_out);
+    } while (z.avail_out == 0);
+  }
+  deflateEnd(&z);
+  chunk("IDAT", idat);
+  chunk("IEND", "");
+  std::ofstream(path, std::ios::binary) << png;
+}
+
+TEST_F(AppTest, APngLargerThanTheLimitIsRefusedFromItsHeader) {
+  REQUIRE_MNIST();
+  ASSERT_EQ(run_app(quick_args(dir_)).exit_code, 0);
+  // 12000 x 12000: 144 million pixels, 2 GB decoded before the fix; a file of about 150 KB.
+  write_black_png(dir_ / "huge.png", 12000, 12000);
+  const AppRun run = run_app("predict --hidden 16 --model " + (dir_ / "model.bin").string() + " " +
+                             (dir_ / "huge.png").string());
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("huge.png: the image is 12000x12000, larger than predict reads (at most 16384 pixels a "
+                            "side and 16 million pixels)"),
+            std::string::npos)
+      << run.output;
+}
+
+TEST_F(AppTest, ADivergedModelIsNeverKeptAndNonFiniteMetricsAreNull) {
+  REQUIRE_MNIST();
+  // One step per epoch at a learning rate of 1e10: the training loss of that step is still finite, the
+  // weights it leaves are not usable.
+  const AppRun run = run_app("train --data " + std::string(MT_MNIST_DIR) +
+                             " --train-on-test 1100 --val-size 100 --batch-size 1000 --epochs 3 --lr 1e10 --schedule "
+                             "constant --hidden 16 --quiet --no-figures --out " + dir_.string());
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find("after epoch 1 the validation loss is "), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("No model was saved."), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("is kept"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(dir_ / "model.bin"));
+
+  // Without validation images nothing is recorded as if measured.
+  const AppRun none = run_app("train --data " + std::string(MT_MNIST_DIR) +
+                              " --train-on-test 1100 --val-size 0 --epochs 1 --hidden 16 --quiet --out " +
+                              (dir_ / "none").string());
+  ASSERT_EQ(none.exit_code, 0) << none.output;
+  const std::string json = read_file(dir_ / "none" / "metrics.json");
+  EXPECT_NE(json.find("\"val_loss\": null, \"val_acc\": null"), std::string::npos) << json;
+  EXPECT_EQ(json.find("nan"), std::string::npos) << json;
+  std::stringstream csv(read_file(dir_ / "none" / "metrics.csv"));
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_NE(row.find(",,"), std::string::npos) << "an empty val_acc field: " << row;
+  EXPECT_NE(none.output.find("Val Acc: - "), std::string::npos) << none.output;
 }
 
 }  // namespace

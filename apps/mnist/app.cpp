@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
+#include <new>
 #include <numbers>
 #include <optional>
 
@@ -20,6 +20,7 @@
 #include "datasets/datasets.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "tensor/file_io.h"
 #include "viz/viz.h"
 
 namespace mnist_app {
@@ -31,12 +32,45 @@ using mt::datasets::ImageDataset;
 // still finite (Adam's bounded steps can grow the weights for a long time before anything overflows).
 constexpr double kDivergedLoss = 1e4;
 
-// Set by the SIGINT handler; the training loop finishes its step, saves and exits.
+// The signals that stop a run cleanly: the training loop finishes its step, saves and exits with 128 + the
+// signal. Set by the handler (the number of the first such signal), read by the loop.
 volatile std::sig_atomic_t interrupted = 0;
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
-void on_interrupt(int) {
-  interrupted = 1;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+void on_stop_signal(int signal) {
+  if (!interrupted) interrupted = signal;
+  std::signal(signal, SIG_DFL);  // a second one ends the process at once
+}
+
+// Handles the stop signals while alive, so that a run is never killed between saving its parts.
+class StopSignals {
+ public:
+  StopSignals() {
+    for (int s : kStopSignals) std::signal(s, on_stop_signal);
+  }
+  ~StopSignals() {
+    for (int s : kStopSignals) std::signal(s, SIG_DFL);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  bool stopped() const { return interrupted != 0; }
+  int exit_code() const { return 128 + (interrupted ? static_cast<int>(interrupted) : SIGINT); }
+};
+
+// What std::bad_alloc means to the user: which part of the run and how large it was.
+template <class F>
+auto out_of_memory_as_error(const std::string& what, F&& run) {
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    throw mt::Error("out of memory while " + what);
+  }
+}
+
+std::string megabytes(double bytes) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.0f MB", bytes / 1e6);
+  return text;
 }
 
 // The training set's pixel statistics, which every input to the model is normalised with.
@@ -168,37 +202,59 @@ Evaluation evaluate(mt::nn::Module& model, const Data& data, const ImageDataset&
 
 struct EpochMetrics {
   int epoch;
-  double loss, train_acc, val_loss, val_acc, seconds;
+  double loss, train_acc;
+  std::optional<double> val_loss, val_acc;  // none without validation images (--val-size 0)
+  double seconds;
 };
 
+// `missing` for no value or a non-finite one: JSON has no NaN, and a CSV reader is better told nothing.
+std::string number(std::optional<double> value, int decimals, const char* missing) {
+  if (!value || !std::isfinite(*value)) return missing;
+  char text[48];
+  std::snprintf(text, sizeof text, "%.*f", decimals, *value);
+  return text;
+}
+
+// Both files are written whole or not at all (mt::AtomicFile); a failure is an mt::Error naming the file.
 void write_metrics(const std::filesystem::path& out, const Options& o, const std::vector<EpochMetrics>& epochs,
                    std::optional<double> test_accuracy) {
-  std::ofstream csv(out / "metrics.csv");
-  csv << "epoch,loss,train_acc,val_acc,seconds\n";
-  char line[160];
-  for (const EpochMetrics& m : epochs) {
-    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.3f\n", m.epoch, m.loss, m.train_acc, m.val_acc, m.seconds);
-    csv << line;
-  }
-  std::ofstream json(out / "metrics.json");
-  json << "{\n  \"dataset\": \"" << o.dataset << "\",\n  \"seed\": " << o.seed << ",\n  \"epochs\": [";
+  std::string csv = "epoch,loss,train_acc,val_acc,seconds\n";
+  for (const EpochMetrics& m : epochs)
+    csv += std::to_string(m.epoch) + "," + number(m.loss, 6, "") + "," + number(m.train_acc, 6, "") + "," +
+           number(m.val_acc, 6, "") + "," + number(m.seconds, 3, "") + "\n";
+  std::string json = "{\n  \"dataset\": \"" + o.dataset + "\",\n  \"seed\": " + std::to_string(o.seed) + ",\n  \"epochs\": [";
   for (size_t i = 0; i < epochs.size(); ++i) {
     const EpochMetrics& m = epochs[i];
-    std::snprintf(line, sizeof line,
-                  "%s\n    {\"epoch\": %d, \"loss\": %.6f, \"train_acc\": %.6f, \"val_loss\": %.6f, \"val_acc\": %.6f, "
-                  "\"seconds\": %.3f}",
-                  i ? "," : "", m.epoch, m.loss, m.train_acc, m.val_loss, m.val_acc, m.seconds);
-    json << line;
+    json += std::string(i ? "," : "") + "\n    {\"epoch\": " + std::to_string(m.epoch) +
+            ", \"loss\": " + number(m.loss, 6, "null") + ", \"train_acc\": " + number(m.train_acc, 6, "null") +
+            ", \"val_loss\": " + number(m.val_loss, 6, "null") + ", \"val_acc\": " + number(m.val_acc, 6, "null") +
+            ", \"seconds\": " + number(m.seconds, 3, "null") + "}";
   }
-  json << "\n  ],\n  \"test_accuracy\": ";
-  if (test_accuracy) {
-    std::snprintf(line, sizeof line, "%.6f", *test_accuracy);
-    json << line;
-  } else {
-    json << "null";
+  json += "\n  ],\n  \"test_accuracy\": " + number(test_accuracy, 6, "null") + "\n}\n";
+  mt::write_file_atomically(out / "metrics.csv", csv);
+  mt::write_file_atomically(out / "metrics.json", json);
+}
+
+// The first parameter holding a NaN or an infinity, or "".
+std::string non_finite_parameter(const mt::nn::Module& model) {
+  for (const auto& [name, var] : model.state_dict()) {
+    const mt::Tensor t = var.value().contiguous();
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(t.dtype() == mt::DType::Float32 ? t.data<float>()[i] : t.data<double>()[i])) return name;
   }
-  json << "\n}\n";
-  if (!csv || !json) throw mt::Error((out / "metrics.csv").string() + ": cannot write the metrics");
+  return "";
+}
+
+// --out must take files before an epoch is spent: made if missing, and a file created and removed in it.
+void check_writable(const std::filesystem::path& out) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw mt::Error("--out " + out.string() + ": cannot create the directory: " + ec.message());
+  try {
+    mt::AtomicFile probe(out / "model.bin");  // removed unopened: model.bin itself is untouched
+  } catch (const mt::Error& e) {
+    throw mt::Error("--out " + out.string() + ": cannot write there: " + e.what());
+  }
 }
 
 std::filesystem::path figure_path(const Options& o, const char* name) {
@@ -276,12 +332,16 @@ void set_up_cpu(const Options& o) {
 
 int run_train(const Options& o) {
   set_up_cpu(o);
-  const Data data = load_data(o, true);
-  std::filesystem::create_directories(o.out);
   const std::filesystem::path out(o.out);
+  if (rank() == 0) check_writable(out);
+  const Data data = out_of_memory_as_error("loading the data", [&] { return load_data(o, true); });
 
   mt::Generator init(o.seed);
-  auto model = make_model(o, init);
+  const int64_t planned = is_cnn(o) ? 0 : mlp_parameter_count(o.hidden);
+  auto model = out_of_memory_as_error(
+      is_cnn(o) ? std::string("building the cnn")
+                : "building the mlp (" + std::to_string(planned) + " parameters, " + megabytes(4.0 * static_cast<double>(planned)) + ")",
+      [&] { return make_model(o, init); });
   broadcast(*model);
   auto optimizer = make_optimizer(o, model->parameters());
   StepAverager averager(model->parameters());
@@ -292,6 +352,7 @@ int run_train(const Options& o) {
   shares.rank = rank();
   mt::datasets::DataLoader loader(*data.train, shares);
   const bool root = rank() == 0;
+  const bool validating = data.validation->size() > 0;
 
   if (root) {
     std::printf("%s: %lld training, %lld validation, %lld test images; %lld parameters; %d threads\n",
@@ -308,9 +369,18 @@ int run_train(const Options& o) {
   const int64_t total_steps = steps_per_epoch * o.epochs;
   std::vector<EpochMetrics> epochs;
   std::vector<double> step_losses;
-  step_losses.reserve(static_cast<size_t>(total_steps));
+  // A hint only: a huge --epochs must not ask for its whole history up front.
+  step_losses.reserve(static_cast<size_t>(std::min<int64_t>(total_steps, int64_t{1} << 20)));
   std::vector<int64_t> predicted;
-  std::signal(SIGINT, on_interrupt);
+  const StopSignals signals;
+  const std::string step_context = "training (batch " + std::to_string(o.batch_size) + ", " +
+                                   std::to_string(model->parameter_count()) + " parameters)";
+  // Said when a run diverges: what of it is on disk.
+  auto kept = [&] {
+    return epochs.empty() ? std::string("No model was saved.")
+                          : "The model of epoch " + std::to_string(epochs.back().epoch) + " is kept in " +
+                                (out / "model.bin").string() + ".";
+  };
 
   int64_t step = 0;
   bool stopped = false;  // interrupted on some rank
@@ -321,40 +391,41 @@ int run_train(const Options& o) {
     const auto start = std::chrono::steady_clock::now();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0, batch_index = 0;
-    for (const auto& batch : loader) {
-      if (o.schedule == "cosine")
-        optimizer->set_learning_rate(o.lr * 0.5 * (1 + std::cos(std::numbers::pi * static_cast<double>(step) /
-                                                                static_cast<double>(total_steps))));
-      const mt::Var logits = (*model)(mt::Var(batch.images));
-      const mt::Var loss = mt::nn::cross_entropy(logits, batch.labels);
-      double loss_value = loss.item();
-      ++batch_index;
-      optimizer->zero_grad();
-      loss.backward();
-      stopped = interrupted;
-      averager.average(loss_value, stopped);  // the gradients, loss and stop of the global batch
-      if (!(loss_value < kDivergedLoss)) {  // also true for NaN
-        if (!root) return kExitDiverged;
-        progress.clear();
-        char what[64];
-        std::snprintf(what, sizeof what, std::isnan(loss_value) ? "NaN" : "%g", loss_value);
-        std::fprintf(stderr,
-                     "error: the loss became %s at epoch %d, step %lld (learning rate %g): training diverged; "
-                     "try a smaller --lr. %s\n",
-                     what, epoch, static_cast<long long>(batch_index), o.lr,
-                     epochs.empty() ? "No model was saved."
-                                    : ("The model of epoch " + std::to_string(epochs.back().epoch) + " is kept in " +
-                                       (out / "model.bin").string() + ".").c_str());
-        return kExitDiverged;
+    try {
+      for (const auto& batch : loader) {
+        if (o.schedule == "cosine")
+          optimizer->set_learning_rate(o.lr * 0.5 * (1 + std::cos(std::numbers::pi * static_cast<double>(step) /
+                                                                  static_cast<double>(total_steps))));
+        const mt::Var logits = (*model)(mt::Var(batch.images));
+        const mt::Var loss = mt::nn::cross_entropy(logits, batch.labels);
+        double loss_value = loss.item();
+        ++batch_index;
+        optimizer->zero_grad();
+        loss.backward();
+        stopped = signals.stopped();
+        averager.average(loss_value, stopped);  // the gradients, loss and stop of the global batch
+        if (!(loss_value < kDivergedLoss)) {  // also true for NaN
+          if (!root) return kExitDiverged;
+          progress.clear();
+          char what[64];
+          std::snprintf(what, sizeof what, std::isnan(loss_value) ? "NaN" : "%g", loss_value);
+          std::fprintf(stderr,
+                       "error: the loss became %s at epoch %d, step %lld (learning rate %g): training diverged; "
+                       "try a smaller --lr. %s\n",
+                       what, epoch, static_cast<long long>(batch_index), o.lr, kept().c_str());
+          return kExitDiverged;
+        }
+        optimizer->step();
+        ++step;
+        step_losses.push_back(loss_value);
+        loss_sum += loss_value * static_cast<double>(batch.labels.size());
+        correct += count_correct(logits.value(), batch.labels, predicted);
+        seen += static_cast<int64_t>(batch.labels.size());
+        progress.update(batch_index, loss_value);
+        if (stopped) break;
       }
-      optimizer->step();
-      ++step;
-      step_losses.push_back(loss_value);
-      loss_sum += loss_value * static_cast<double>(batch.labels.size());
-      correct += count_correct(logits.value(), batch.labels, predicted);
-      seen += static_cast<int64_t>(batch.labels.size());
-      progress.update(batch_index, loss_value);
-      if (stopped) break;
+    } catch (const std::bad_alloc&) {
+      throw mt::Error("out of memory while " + step_context);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     progress.clear();
@@ -365,39 +436,62 @@ int run_train(const Options& o) {
     seen = static_cast<int64_t>(totals[2]);
     if (seen == 0) break;
     if (!root) continue;
-    const Evaluation validation = evaluate(*model, data, *data.validation);
-    epochs.push_back({epoch, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
-                      validation.loss, validation.accuracy, seconds});
-    const EpochMetrics& m = epochs.back();
-    std::printf("Epoch %d/%d, Loss: %.4f, Train Acc: %.4f, Val Acc: %.4f (%.1f s)%s\n", m.epoch, o.epochs, m.loss,
-                m.train_acc, m.val_acc, m.seconds, stopped ? " [interrupted]" : "");
+    EpochMetrics m{epoch, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
+                   std::nullopt, std::nullopt, seconds};
+    if (validating) {
+      const Evaluation validation =
+          out_of_memory_as_error("validating", [&] { return evaluate(*model, data, *data.validation); });
+      m.val_loss = validation.loss;
+      m.val_acc = validation.accuracy;
+    }
+    // The last step may have broken the weights without a training loss showing it: such a model is not kept.
+    // Non-finite weights, or a validation loss as large as a diverged training loss, say so.
+    const std::string broken = non_finite_parameter(*model);
+    if (!broken.empty() || (m.val_loss && !(*m.val_loss < kDivergedLoss))) {
+      std::fprintf(stderr, "error: after epoch %d %s (learning rate %g): training diverged; try a smaller --lr. %s\n",
+                   epoch,
+                   (broken.empty() ? "the validation loss is " + number(m.val_loss, 4, "NaN")
+                                   : "parameter '" + broken + "' is not finite").c_str(),
+                   o.lr, kept().c_str());
+      return kExitDiverged;
+    }
+    epochs.push_back(m);
+    std::printf("Epoch %d/%d, Loss: %.4f, Train Acc: %.4f, Val Acc: %s (%.1f s)%s\n", m.epoch, o.epochs, m.loss,
+                m.train_acc, number(m.val_acc, 4, "-").c_str(), m.seconds, stopped ? " [interrupted]" : "");
     std::fflush(stdout);
     mt::nn::save(*model, out / "model.bin");
     write_metrics(out, o, epochs, std::nullopt);
   }
-  std::signal(SIGINT, SIG_DFL);
-  if (!root) return stopped ? kExitInterrupted : 0;
+  if (!root) return stopped ? signals.exit_code() : 0;
 
-  if (stopped) {
-    std::printf("Interrupted: saved the model and metrics so far.\n  wrote %s\n  wrote %s\n",
-                (out / "model.bin").string().c_str(), (out / "metrics.csv").string().c_str());
-    return kExitInterrupted;
-  }
-  const Evaluation test = evaluate(*model, data, data.test);
+  const std::vector<std::filesystem::path> saved = {out / "model.bin", out / "metrics.csv", out / "metrics.json"};
+  auto interrupted_after = [&](const std::vector<std::filesystem::path>& written) {
+    std::printf("Interrupted: saved the model and metrics so far.\n");
+    print_written(written);
+    std::fflush(stdout);
+    return signals.exit_code();
+  };
+  if (stopped) return interrupted_after(saved);
+  const Evaluation test = out_of_memory_as_error("testing", [&] { return evaluate(*model, data, data.test); });
   std::printf("Test accuracy: %.4f\n", test.accuracy);
+  std::fflush(stdout);
   write_metrics(out, o, epochs, test.accuracy);
-  std::vector<std::filesystem::path> written = {out / "model.bin", out / "metrics.csv", out / "metrics.json"};
+  std::vector<std::filesystem::path> written = saved;
+  if (signals.stopped()) return interrupted_after(written);
   if (o.figures) {
     mt::viz::History history;
     for (const EpochMetrics& m : epochs) {
       history.train_loss.push_back(m.loss);
       history.train_acc.push_back(m.train_acc);
-      history.val_loss.push_back(m.val_loss);
-      history.val_acc.push_back(m.val_acc);
+      if (m.val_loss) history.val_loss.push_back(*m.val_loss);
+      if (m.val_acc) history.val_acc.push_back(*m.val_acc);
     }
     mt::viz::plot_learning_curves(history, written.emplace_back(figure_path(o, "curves")).string());
+    if (signals.stopped()) return interrupted_after(written);
     mt::viz::plot_step_loss(step_losses, written.emplace_back(figure_path(o, "step_loss")).string());
+    if (signals.stopped()) return interrupted_after(written);
     for (auto& f : write_test_figures(o, *model, data.test, test.predictions)) written.push_back(f);
+    if (signals.stopped()) return interrupted_after(written);
   }
   print_written(written);
   return 0;
@@ -412,7 +506,7 @@ int run_eval(const Options& o) {
   std::printf("%s: %lld images, test accuracy: %.4f\n", data.test.name().c_str(), static_cast<long long>(data.test.size()),
               test.accuracy);
   if (o.figures) {
-    std::filesystem::create_directories(o.out);
+    check_writable(o.out);
     print_written(write_test_figures(o, *model, data.test, test.predictions));
   }
   return 0;

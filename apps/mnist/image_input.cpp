@@ -4,21 +4,77 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 namespace mnist_app {
 namespace {
 
 constexpr int kSide = 28, kBox = 20;
 
+// The PNG signature and, right after it, the IHDR chunk: length 13, type, width and height (big-endian).
+constexpr unsigned char kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+constexpr size_t kPngHeaderBytes = 8 + 4 + 4 + 4 + 4;
+
+uint32_t big_endian(const unsigned char* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
+}
+
+// Refuses what is not a PNG, or one larger than the documented limits, from its first 24 bytes: decoding
+// costs about 12 bytes a pixel, so the header, not the decoder, decides what an input may cost.
+void check_png_header(const unsigned char (&header)[kPngHeaderBytes], size_t got, const std::string& path) {
+  if (got < sizeof kPngSignature || !std::equal(kPngSignature, kPngSignature + 8, header))
+    throw mt::Error(path + ": not a PNG (it does not start with the PNG signature)");
+  if (got < kPngHeaderBytes || big_endian(header + 8) != 13 || std::memcmp(header + 12, "IHDR", 4) != 0)
+    throw mt::Error(path + ": corrupt PNG (no image header after the signature)");
+  const uint32_t width = big_endian(header + 16), height = big_endian(header + 20);
+  if (width == 0 || height == 0) throw mt::Error(path + ": corrupt PNG (the header says " + std::to_string(width) + "x" + std::to_string(height) + ")");
+  if (width > kMaxPngSide || height > kMaxPngSide || uint64_t{width} * height > kMaxPngPixels)
+    throw mt::Error(path + ": the image is " + std::to_string(width) + "x" + std::to_string(height) +
+                    ", larger than predict reads (at most " + std::to_string(kMaxPngSide) + " pixels a side and " +
+                    std::to_string(kMaxPngPixels / 1000000) + " million pixels)");
+}
+
+// cairo reads the file through this: first the header bytes already read, then the rest.
+struct PngStream {
+  mt::InputFile& file;
+  const unsigned char* prefix;  // the bytes already read
+  size_t prefix_size, prefix_used = 0;
+};
+
+cairo_status_t read_png_stream(void* closure, unsigned char* data, unsigned int length) {
+  auto* in = static_cast<PngStream*>(closure);
+  const size_t from_prefix = std::min<size_t>(length, in->prefix_size - in->prefix_used);
+  std::memcpy(data, in->prefix + in->prefix_used, from_prefix);
+  in->prefix_used += from_prefix;
+  try {
+    if (in->file.read(data + from_prefix, length - from_prefix) < length - from_prefix) return CAIRO_STATUS_READ_ERROR;
+  } catch (const mt::Error&) {
+    return CAIRO_STATUS_READ_ERROR;
+  }
+  return CAIRO_STATUS_SUCCESS;
+}
+
 // Luminance in [0, 1] of every pixel, alpha-composited over white as image viewers show it.
 std::vector<float> read_grey(const std::string& path, int& width, int& height) {
+  mt::InputFile file(path, path);
+  unsigned char header[kPngHeaderBytes] = {};
+  check_png_header(header, file.read(header, sizeof header), path);
+  PngStream stream{file, header, sizeof header};
   std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> surface(
-      cairo_image_surface_create_from_png(path.c_str()), cairo_surface_destroy);
-  if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
-    throw mt::Error(path + ": cannot read as PNG: " + cairo_status_to_string(cairo_surface_status(surface.get())));
+      cairo_image_surface_create_from_png_stream(read_png_stream, &stream), cairo_surface_destroy);
+  // The size is known to be small: cairo's "out of memory" here means data it could not decode.
+  if (const cairo_status_t status = cairo_surface_status(surface.get()); status != CAIRO_STATUS_SUCCESS)
+    throw mt::Error(path + ": corrupt PNG (" +
+                    (status == CAIRO_STATUS_READ_ERROR ? std::string("it ends early") : "cannot decode it") + ")");
+  width = cairo_image_surface_get_width(surface.get());
+  height = cairo_image_surface_get_height(surface.get());
+  if (width < kSide || height < kSide)
+    throw mt::Error(path + ": the image is " + std::to_string(width) + "x" + std::to_string(height) +
+                    ", smaller than 28x28");
   // Draw onto a known RGB24 surface so every input format (grey, palette, alpha) arrives the same way.
   width = cairo_image_surface_get_width(surface.get());
   height = cairo_image_surface_get_height(surface.get());

@@ -2,6 +2,7 @@
 // Under `mpirun -np N` training is data-parallel (apps/mnist/parallel.h); eval and predict run on rank 0.
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "apps/mnist/app.h"
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
   } catch (const mnist_app::UsageError& e) {
     std::fprintf(stderr, "mnist: %s%s\n", who.c_str(), e.message.c_str());
     return mnist_app::fail_all(2);
+  } catch (const std::bad_alloc&) {
+    // Where the app knows what was being allocated it says so (an mt::Error); this is everything else.
+    std::fprintf(stderr, "mnist: %serror: out of memory\n", who.c_str());
+    return mnist_app::fail_all(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mnist: %serror: %s\n", who.c_str(), e.what());
     return mnist_app::fail_all(1);

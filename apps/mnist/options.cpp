@@ -1,6 +1,7 @@
 #include "apps/mnist/options.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -23,8 +24,9 @@ T parse_number(const std::string& option, const std::string& text, T min) {
 double parse_positive(const std::string& option, const std::string& text) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !(value > 0))
-    throw UsageError{option + " expects a positive number, got '" + text + "'"};
+  // Also refuses inf, nan and what overflows to inf (1e999).
+  if (text.empty() || *end != '\0' || !(value > 0) || !std::isfinite(value))
+    throw UsageError{option + " expects a positive finite number, got '" + text + "'"};
   return value;
 }
 
@@ -56,6 +58,19 @@ std::string join(const std::vector<int64_t>& sizes) {
 }
 
 }  // namespace
+
+int64_t mlp_parameter_count(const std::vector<int64_t>& hidden) {
+  int64_t count = 0, in = 28 * 28;
+  for (size_t i = 0; i <= hidden.size(); ++i) {
+    const int64_t width = i < hidden.size() ? hidden[i] : 10;
+    int64_t weights = 0;
+    if (__builtin_mul_overflow(in, width, &weights) || __builtin_add_overflow(count, weights, &count) ||
+        __builtin_add_overflow(count, width, &count))
+      throw UsageError{"--hidden " + join(hidden) + ": the model would have more than 2^63 parameters"};
+    in = width;
+  }
+  return count;
+}
 
 std::string help_text() {
   const Options d;
@@ -123,6 +138,7 @@ Options parse_options(int argc, char** argv) {
       o.optimizer = parse_choice(arg, value(arg), {"adam", "adamw", "sgd"});
     } else if (arg == "--hidden") {
       o.hidden = parse_sizes(arg, value(arg));
+      mlp_parameter_count(o.hidden);
     } else if (arg == "--seed") {
       o.seed = parse_number<uint64_t>(arg, value(arg), 0);
     } else if (arg == "--threads") {

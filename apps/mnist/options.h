@@ -34,7 +34,9 @@ struct UsageError {
   std::string message;
 };
 
-Options parse_options(int argc, char** argv);  // throws UsageError; command "help" on --help
+Options parse_options(int argc, char** argv);
+// Parameters of the 784-<hidden>-10 mlp; throws UsageError when the count does not fit an int64_t.
+int64_t mlp_parameter_count(const std::vector<int64_t>& hidden);  // throws UsageError; command "help" on --help
 std::string help_text();
 
 }  // namespace mnist_app
