@@ -3,6 +3,7 @@
 // Layout: two zero bytes, a type code, the number of dimensions, one big-endian uint32 size per dimension,
 // then the elements in row-major order, big-endian.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,6 +21,16 @@ enum class IdxType : uint8_t {
 
 const char* idx_type_name(IdxType type);  // "ubyte", "byte", "short", "int", "float", "double"
 std::size_t idx_type_size(IdxType type);
+
+// What an IDX header says: the element type and the sizes.
+struct IdxHeader {
+  IdxType type = IdxType::UInt8;
+  std::vector<int64_t> dims;
+
+  bool operator==(const IdxHeader&) const = default;
+  std::string shape() const;      // "10000 x 28 x 28"
+  uint64_t content_size() const;  // of the whole decompressed file, header included; UINT64_MAX on overflow
+};
 
 struct IdxArray {
   IdxType type = IdxType::UInt8;
@@ -39,12 +50,21 @@ struct IdxReadOptions {
   // A header claiming more than this many element bytes is refused before anything is read, so a corrupt
   // header cannot ask for gigabytes. Fashion-MNIST's largest file holds 47 MB.
   uint64_t max_bytes = uint64_t{1} << 30;
+  // When set, the header must be exactly this (type and sizes), checked before any element is read: a loader
+  // that knows what a file must hold (60000 x 28 x 28 images, as many labels) refuses anything else at once.
+  std::optional<IdxHeader> expect;
 };
 
 // Reads an IDX file. A name ending in ".gz" must be gzip; other names may be either (told apart by the magic
 // bytes: IDX starts with 00 00, gzip with 1f 8b). Throws mt::Error naming the file and the problem for
-// missing, empty, truncated or malformed files, trailing data, or sizes above options.max_bytes.
+// missing, empty, truncated or malformed files, trailing data, sizes above options.max_bytes, a header other
+// than options.expect, or a path that is not a regular file (a FIFO or directory is refused at once, never
+// waited on). The file is read a 1 MiB chunk at a time: memory is the elements plus that chunk, and a plain
+// file larger than its header says is refused before its elements are read.
 IdxArray read_idx(const std::string& path, const IdxReadOptions& options = {});
+
+// The header alone (for gzip, the first few bytes inflated), checked as read_idx() checks it.
+IdxHeader read_idx_header(const std::string& path, const IdxReadOptions& options = {});
 
 // The same from a file's bytes already in memory; `name` is used for the .gz rule and in messages.
 IdxArray parse_idx(std::span<const uint8_t> file, const std::string& name, const IdxReadOptions& options = {});

@@ -111,29 +111,28 @@ Paths locate(const Spec& spec, const std::string& split_name, const std::string&
               "; or set DatasetOptions::dir to the directory holding them.");
 }
 
-void verify_official(const Spec& spec, const std::string& path, const std::string& stem, const IdxArray& array) {
+// `content_size` and (when read) `crc32` of the decompressed file against the official file of that name.
+void verify_official(const Spec& spec, const std::string& path, const std::string& stem, uint64_t content_size,
+                     std::optional<uint32_t> crc32, const std::string& shape) {
   for (const OfficialFile& file : spec.official) {
     if (stem != file.stem) continue;
-    const bool size_ok = array.content_size == file.content_size;
-    const bool crc_ok = !file.crc32 || array.content_crc32 == *file.crc32;
+    const bool size_ok = content_size == file.content_size;
+    const bool crc_ok = !file.crc32 || !crc32 || *crc32 == *file.crc32;
     if (size_ok && crc_ok) return;
     const std::string expected =
         std::to_string(file.content_size) + " bytes" + (file.crc32 ? " with CRC32 " + hex32(*file.crc32) : "");
     throw Error(path + ": does not match the official " + spec.title + " file " + stem + ": expected " + expected +
-                " after decompression, got " + std::to_string(array.content_size) + " bytes with CRC32 " +
-                hex32(array.content_crc32) + ". The file is corrupt, modified, or from another dataset with the " +
+                " after decompression, got " + std::to_string(content_size) + " bytes" +
+                (crc32 ? " with CRC32 " + hex32(*crc32) : " (by its header: shape " + shape + ")") +
+                ". The file is corrupt, modified, or from another dataset with the " +
                 "same file names. Fetch it again with: " + fetch_command(spec) +
                 "; or set DatasetOptions::verify = false to load it anyway.");
   }
 }
 
-std::string shape_of(const IdxArray& array) {
-  std::string out;
-  for (int64_t d : array.dims) out += (out.empty() ? "" : " x ") + std::to_string(d);
-  return out;
-}
-
 // Reads one split, checking what the IDX format itself cannot: the image size, labels in range, matching counts.
+// Both headers are read and checked first (types, 28 x 28, equal counts, the official sizes), so that the
+// elements read are only ever what a valid split holds: a header claiming a million images costs nothing.
 ImageDataset load(const Spec& spec, Split split, const DatasetOptions& options) {
   const std::string split_name = split == Split::Train ? "train" : "test";
   const std::string prefix = split == Split::Train ? "train" : "t10k";
@@ -141,25 +140,32 @@ ImageDataset load(const Spec& spec, Split split, const DatasetOptions& options) 
   const std::string labels_stem = prefix + "-labels-idx1-ubyte";
   const Paths paths = locate(spec, split_name, images_stem, labels_stem, options);
 
-  IdxArray images = read_idx(paths.images);
-  if (images.type != IdxType::UInt8 || images.dims.size() != 3 || images.dims[1] != kSide || images.dims[2] != kSide)
+  const IdxHeader image_header = read_idx_header(paths.images);
+  if (image_header.type != IdxType::UInt8 || image_header.dims.size() != 3 || image_header.dims[1] != kSide ||
+      image_header.dims[2] != kSide)
     throw Error(paths.images + ": expected " + spec.title + " images, ubyte N x 28 x 28, but the file holds " +
-                idx_type_name(images.type) + " " + shape_of(images));
-  IdxArray labels = read_idx(paths.labels);
-  if (labels.type != IdxType::UInt8 || labels.dims.size() != 1)
+                idx_type_name(image_header.type) + " " + image_header.shape());
+  const IdxHeader label_header = read_idx_header(paths.labels);
+  if (label_header.type != IdxType::UInt8 || label_header.dims.size() != 1)
     throw Error(paths.labels + ": expected " + spec.title + " labels, ubyte N, but the file holds " +
-                idx_type_name(labels.type) + " " + shape_of(labels));
-  if (images.dims[0] != labels.dims[0])
+                idx_type_name(label_header.type) + " " + label_header.shape());
+  if (image_header.dims[0] != label_header.dims[0])
     throw Error(std::string(spec.title) + " " + split_name + ": " + paths.images + " holds " +
-                std::to_string(images.dims[0]) + " images but " + paths.labels + " holds " +
-                std::to_string(labels.dims[0]) + " labels");
+                std::to_string(image_header.dims[0]) + " images but " + paths.labels + " holds " +
+                std::to_string(label_header.dims[0]) + " labels");
+  if (options.verify) {
+    verify_official(spec, paths.images, images_stem, image_header.content_size(), std::nullopt, image_header.shape());
+    verify_official(spec, paths.labels, labels_stem, label_header.content_size(), std::nullopt, label_header.shape());
+  }
+  IdxArray labels = read_idx(paths.labels, {.expect = label_header});
   for (std::size_t i = 0; i < labels.bytes.size(); ++i)
     if (labels.bytes[i] >= kClasses)
       throw Error(paths.labels + ": label " + std::to_string(labels.bytes[i]) + " at index " + std::to_string(i) +
                   " is outside 0..9");
+  IdxArray images = read_idx(paths.images, {.expect = image_header});
   if (options.verify) {
-    verify_official(spec, paths.images, images_stem, images);
-    verify_official(spec, paths.labels, labels_stem, labels);
+    verify_official(spec, paths.images, images_stem, images.content_size, images.content_crc32, image_header.shape());
+    verify_official(spec, paths.labels, labels_stem, labels.content_size, labels.content_crc32, label_header.shape());
   }
   return ImageDataset(std::string(spec.title) + " " + split_name, std::move(images.bytes), std::move(labels.bytes),
                       kSide, kSide, spec.class_names);

@@ -1,5 +1,6 @@
 """Writes the IDX fuzzer's seed corpus: one small valid file per element type, plain and gzip (mtime 0, so the
-output is the same every run), and a two-member gzip file.
+output is the same every run), a two-member gzip file, and
+files that reach the dataset loaders' header checks.
 Run from the source directory: /usr/bin/python3 fuzz/make_corpus.py fuzz/corpus"""
 import gzip
 import struct
@@ -26,6 +27,13 @@ seeds = {
     "floats": idx(0x0D, [2], struct.pack(">2f", 1.5, -2.0)),
     "doubles": idx(0x0E, [1, 2], struct.pack(">2d", 3.141592653589793, 0.0)),
     "empty-dim": idx(0x08, [0, 28, 28], b""),
+    # For the loaders' header checks: an official count, counts that do not match the 3-item partner file,
+    # and claims far beyond what the file holds.
+    "mnist-labels": idx(0x08, [3], bytes([7, 2, 1])),
+    "mnist-images-3": idx(0x08, [3, 28, 28], bytes(3 * 784)),
+    "claims-million-images": idx(0x08, [1000000, 28, 28], bytes(784)),
+    "claims-billion-labels": idx(0x08, [1000000000], bytes(16)),
+    "images-27x29": idx(0x08, [3, 27, 29], bytes(3 * 27 * 29)),
 }
 for name, data in seeds.items():
     (out / name).write_bytes(data)
