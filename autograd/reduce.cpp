@@ -152,8 +152,8 @@ Indices argmin(const Var& x, std::optional<int> dim, bool keepdim) {
   return positions(x, dim, keepdim, "argmin", [](const Tensor& t, int d) { return argmin(t, d); });
 }
 
-ValuesIndices<Var> topk(const Var& x, int64_t k, int dim, bool largest) {
-  ValuesIndices<Tensor> top = topk(x.value(), k, dim, largest);
+ValuesIndices<Var> topk(const Var& x, int64_t k, int dim, bool largest, bool sorted) {
+  ValuesIndices<Tensor> top = topk(x.value(), k, dim, largest, sorted);
   const int d = x.dim() == 0 ? 0 : normalize_dim(dim, x.dim(), "topk");
   Var values = record("topk", top.values, {x}, [xv = x.value(), d, picked = top.indices](const Tensor& g) {
     if (xv.dim() == 0) return Grads{g};

@@ -31,10 +31,10 @@ Var min(const Var& x, int dim, bool keepdim = false);  // min over dim; the grad
 // elements flattened when dim is not given (then of shape [], or all ones with keepdim), as torch.argmax.
 Indices argmax(const Var& x, std::optional<int> dim = std::nullopt, bool keepdim = false);
 Indices argmin(const Var& x, std::optional<int> dim = std::nullopt, bool keepdim = false);
-// The k largest (or smallest) along dim, largest (smallest) first, and their indices; the values' gradient goes
-// back to those indices. Ties keep index order; NaN counts as the largest. PyTorch leaves the order to the
-// implementation when sorted is false: here it is always sorted.
-ValuesIndices<Var> topk(const Var& x, int64_t k, int dim = -1, bool largest = true);
+// The k largest (or smallest) along dim and their indices: largest (smallest) first when sorted, else in index
+// order (PyTorch leaves that order to the implementation). The values' gradient goes back to those indices.
+// Ties keep index order; NaN counts as the largest.
+ValuesIndices<Var> topk(const Var& x, int64_t k, int dim = -1, bool largest = true, bool sorted = true);
 
 inline constexpr std::string_view kReduceOps[] = {"sum", "mean", "max", "var", "std", "logsumexp", "min", "topk"};
 

@@ -237,7 +237,7 @@ std::vector<int64_t> argmin(const Tensor& x, int dim) {
   return indices;
 }
 
-ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest) {
+ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest, bool sorted) {
   const int d = normalize_dim(dim, std::max(x.dim(), 1), "topk");
   const int64_t size = x.dim() == 0 ? 1 : x.size(d);
   if (k < 0 || k > size)
@@ -265,6 +265,7 @@ ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest) {
       };
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), before);
+      if (!sorted) std::sort(order.begin(), order.begin() + k);
       const int64_t outer = row / inner, in = row % inner;
       for (int64_t j = 0; j < k; ++j) {
         const int64_t at = (outer * k + j) * inner + in;

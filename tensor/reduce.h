@@ -24,15 +24,16 @@ Tensor std(const Tensor& x, std::span<const int> dims, double correction, bool k
 Tensor logsumexp(const Tensor& x, std::span<const int> dims, bool keepdim);
 Tensor min(const Tensor& x, int dim, bool keepdim = false);  // min over dim; NaN propagates
 std::vector<int64_t> argmin(const Tensor& x, int dim);  // the first minimum (or first NaN) of each row, as argmax
-// The k largest (or smallest) elements along dim and their indices, both shaped like x with dim of size k, in
-// order (largest first, or smallest first); equal values keep their index order, and NaN counts as larger than
-// every number, as in PyTorch.
+// The k largest (or smallest) elements along dim and their indices, both shaped like x with dim of size k:
+// largest (smallest) first when sorted, else in the order they stand in x (PyTorch leaves that order to the
+// implementation). Equal values keep their index order, and NaN counts as larger than every number, as in
+// PyTorch.
 template <class V>
 struct ValuesIndices {
   V values;
   Indices indices;
 };
-ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest = true);
+ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest = true, bool sorted = true);
 // Sums x over the dims along which `shape` was broadcast to x's shape: the gradient of broadcasting.
 Tensor sum_to(const Tensor& x, const Shape& shape);
 

@@ -213,7 +213,7 @@ void add_reduction_cases(std::map<std::string, std::vector<Case>>& cases) {
   cases["topk"] = {{"3 largest of rows", [](V v) { return topk(v[0], 3).values; }, {randn({3, 5}, 1)}},
                    {"2 smallest along dim 0, transposed", [](V v) { return topk(v[0], 2, 0, false).values; },
                     {randn({3, 5}, 2).t()}},
-                   {"middle dim of 3-D", [](V v) { return topk(v[0], 2, 1).values; },
+                   {"middle dim of 3-D, unsorted", [](V v) { return topk(v[0], 2, 1, true, false).values; },
                     {randn({2, 4, 3}, 3)}}};
 }
 

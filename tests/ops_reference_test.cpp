@@ -293,6 +293,13 @@ TEST(OpsReference, MinArgminAndTopkFollowPyTorchOnTiesAndNaN) {
   EXPECT_EQ(at_smallest.values, (std::vector<int64_t>{1, 3, 0, 3, 1, 0, 2, 3, 0}));
   EXPECT_EQ(smallest.value().select(1, 2).to_vector()[0], 3);
   EXPECT_EQ(topk(x, 0).values.shape(), Shape({3, 0}));
+  // Unsorted: the chosen elements in the order they stand in x (here also PyTorch's order).
+  const Var row(Tensor::from_vector(std::vector<double>{1, 5, 3, 4}, {4}), true);
+  auto [unsorted, at_unsorted] = topk(row, 2, 0, true, false);
+  EXPECT_EQ(at_unsorted.values, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(unsorted.value().to_vector(), (std::vector<double>{5, 4}));
+  sum(unsorted * Var(Tensor::from_vector(std::vector<double>{10, 20}, {2}))).backward();
+  EXPECT_EQ(row.grad().to_vector(), (std::vector<double>{0, 10, 0, 20}));
   EXPECT_THROW(topk(x, 5), Error);
 
   // logsumexp: inf stays inf, all -inf gives -inf, NaN propagates, inf beside -inf is inf.
