@@ -145,7 +145,7 @@ template <class T>
 class ThreadBuffers {
  public:
   ThreadBuffers(int64_t cols_elements, int64_t gemm_elements)
-      : nested_(omp_in_parallel()),
+      : nested_(in_parallel_region()),
         cols_elements_(round_up(cols_elements)),
         slot_elements_(cols_elements_ + round_up(gemm_elements)),
         storage_(Tensor::empty({nested_ ? 1 : num_threads(), slot_elements_}, dtype_of<T>())) {}
@@ -154,7 +154,7 @@ class ThreadBuffers {
 
  private:
   static int64_t round_up(int64_t n) { return (n + 15) / 16 * 16; }  // slots on separate cache lines
-  T* mine() const { return storage_.data<T>() + (nested_ ? 0 : omp_get_thread_num()) * slot_elements_; }
+  T* mine() const { return storage_.data<T>() + (nested_ ? 0 : thread_index()) * slot_elements_; }
   bool nested_;
   int64_t cols_elements_, slot_elements_;
   Tensor storage_;

@@ -574,7 +574,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   const int64_t work = m * n * k;
   // Inside a caller's own parallel region: run here. Only this function's own region hands out the
   // workspace's slots by thread number, one slot per thread of num_threads().
-  if (work < kGemmParallelWork || num_threads() == 1 || omp_in_parallel()) {
+  if (work < kGemmParallelWork || num_threads() == 1 || in_parallel_region()) {
     p = one_thread_problem(p, m, n);
     const Workspace<T> workspace(packing_sizes(p, m, n, false), 1, 0, scratch);
     p.workspace = &workspace;
@@ -596,7 +596,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     const Workspace<T> workspace(packing_sizes(p, m, n, false), threads, 0);
     p.workspace = &workspace;
     parallel_for(panels, work, [&](int64_t begin, int64_t end) {
-      gemm_block(p, omp_get_thread_num(), 0, m, begin * NR, std::min(end * NR, n));
+      gemm_block(p, thread_index(), 0, m, begin * NR, std::min(end * NR, n));
     });
     return;
   }
@@ -612,7 +612,7 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     p.packed_b = packed;
   }
   parallel_for(strips, work, [&](int64_t begin, int64_t end) {
-    gemm_block(p, omp_get_thread_num(), begin * MR, std::min(end * MR, m), 0, n);
+    gemm_block(p, thread_index(), begin * MR, std::min(end * MR, m), 0, n);
   });
 }
 

@@ -2,21 +2,27 @@
 // How kernels use the cores. Work is split into contiguous chunks that the threads claim one at a time; a
 // kernel whose result could depend on that split (a reduction) must not use parallel_for across the reduced
 // elements, so that results are bit-identical for every thread count and every assignment of chunks.
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 
 namespace mt {
 
-void set_num_threads(int threads);  // for all later kernels; at least 1
+// The threads of every later kernel, at least 1; by default $OMP_NUM_THREADS, else the CPUs this process may
+// run on. Not from inside a parallel_for.
+void set_num_threads(int threads);
 int num_threads();
 
-// Flushes denormal floats (magnitudes below about 1e-38 in float32) to zero on this thread and on every
-// OpenMP worker, like torch.set_flush_denormal. On x86 an operation on a denormal costs about a hundred
-// cycles, and training produces them steadily (Adam's moments of a dead unit decay geometrically towards
-// zero). Returns false where the CPU offers no such mode. set_num_threads carries the mode to new workers.
+// The calling thread's index in the parallel_for it is running a chunk of, in [0, num_threads()): 0 for the
+// thread that called parallel_for, 1 and up for the pool's workers; 0 outside any.
+int thread_index();
+// Whether the calling thread is running a chunk of a parallel_for. A parallel_for inside one runs serially.
+bool in_parallel_region();
+
+// Flushes denormal floats (magnitudes below about 1e-38 in float32) to zero on this thread, like
+// torch.set_flush_denormal; the workers of its parallel_for calls take the mode of the calling thread. On x86
+// an operation on a denormal costs about a hundred cycles, and training produces them steadily (Adam's
+// moments of a dead unit decay geometrically towards zero). Returns false where the CPU offers no such mode.
 bool set_flush_denormal(bool on);
 
 // Below this many elementary operations a parallel region costs more than it saves (measured with
@@ -66,6 +72,13 @@ class Chunks {
   Share share_[kMaxShares];
 };
 
+// Runs job(context, t) on the calling thread (t = 0) and on each worker of the pool (t = 1, 2, ...) that is
+// ready before the calling thread's own job(context, 0) has returned, and returns when every one of them has.
+// A job shares its work through a Chunks queue, so a worker that was not running at the time (descheduled by
+// a busy machine) finds nothing left and is not waited for. Called by several threads at once, all but one
+// run their job alone.
+void run_parallel(void (*job)(void* context, int thread), void* context);
+
 }  // namespace detail
 
 // Calls fn(begin, end) on disjoint ranges covering [0, n), in parallel when `work` (elementary operations
@@ -73,19 +86,24 @@ class Chunks {
 template <class Fn>
 void parallel_for(int64_t n, int64_t work, Fn&& fn) {
   if (n <= 0) return;
-  const int threads = omp_get_max_threads();
-  if (work < kParallelWork || n == 1 || threads == 1 || omp_in_parallel()) {
+  const int threads = num_threads();
+  if (work < kParallelWork || n == 1 || threads == 1 || in_parallel_region()) {
     fn(int64_t{0}, n);
     return;
   }
   const int64_t chunks = std::min(n, std::clamp<int64_t>(work / kChunkWork, threads, threads * kChunksPerThread));
   const int64_t grain = (n + chunks - 1) / chunks;
-  detail::Chunks queue((n + grain - 1) / grain, threads);
-#pragma omp parallel
-  {
-    const int t = omp_get_thread_num();
-    for (int64_t c = queue.claim(t); c >= 0; c = queue.claim(t)) fn(c * grain, std::min((c + 1) * grain, n));
-  }
+  struct Job {
+    detail::Chunks queue;
+    int64_t grain, n;
+    Fn& fn;
+  } job{detail::Chunks((n + grain - 1) / grain, threads), grain, n, fn};
+  detail::run_parallel(
+      [](void* context, int t) {
+        Job& j = *static_cast<Job*>(context);
+        for (int64_t c = j.queue.claim(t); c >= 0; c = j.queue.claim(t)) j.fn(c * j.grain, std::min((c + 1) * j.grain, j.n));
+      },
+      &job);
 }
 
 }  // namespace mt

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tensor/gemm.h"
@@ -113,25 +115,30 @@ TEST(Gemm, EmptyDepthZeroesOrKeepsC) {
   EXPECT_EQ(c, (std::vector<float>{0, 0, 0, 0}));
 }
 
-TEST(Gemm, CalledFromTheCallersOwnParallelRegionWithMoreThreads) {
-  // Each of 4 threads of a region of the caller's makes a product big enough to go parallel on its own,
-  // while the library is set to 2 threads: each must run whole on its caller's thread, in its own memory.
+TEST(Gemm, CalledFromSeveralThreadsAtOnce) {
+  // Each of 4 threads of the caller's makes a product big enough to go parallel on its own, at the same time,
+  // while the library is set to 2 threads: one at a time gets the pool, the others run alone, each in its own
+  // packing memory.
   const int saved = num_threads();
   set_num_threads(2);
-  int failures = 0;
-#pragma omp parallel num_threads(4) reduction(+ : failures)
-  {
-    // The forward shape, y = x W^T: W^T is packed, into a slot of the workspace.
-    const Operand<float> a(32, 784, Layout::RowMajor, 5), b(784, 256, Layout::Transposed, 6);
-    std::vector<float> c(32 * 256);
-    gemm<float>(32, 256, 784, a.ref, b.ref, c.data(), 256, false);
-    for (int64_t i = 0; i < 32; i += 5)
-      for (int64_t j = 0; j < 256; j += 37) {
-        double s = 0;
-        for (int64_t p = 0; p < 784; ++p) s += a.at(i, p) * b.at(p, j);
-        failures += std::abs(c[i * 256 + j] - s) > 1e-3;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      // The forward shape, y = x W^T: W^T is packed, into a slot of the workspace.
+      const Operand<float> a(32, 784, Layout::RowMajor, 5), b(784, 256, Layout::Transposed, 6);
+      for (int round = 0; round < 10; ++round) {
+        std::vector<float> c(32 * 256);
+        gemm<float>(32, 256, 784, a.ref, b.ref, c.data(), 256, false);
+        for (int64_t i = 0; i < 32; i += 5)
+          for (int64_t j = 0; j < 256; j += 37) {
+            double s = 0;
+            for (int64_t p = 0; p < 784; ++p) s += a.at(i, p) * b.at(p, j);
+            failures += std::abs(c[i * 256 + j] - s) > 1e-3;
+          }
       }
-  }
+    });
+  for (std::thread& t : callers) t.join();
   EXPECT_EQ(failures, 0);
   set_num_threads(saved);
 }

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <functional>
 #include <utility>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "tensor/kernels.h"
@@ -303,6 +305,107 @@ TEST(Threads, ParallelForCoversEveryIndexOnce) {
       }
       EXPECT_LE(calls, std::max<int64_t>(1, threads * kChunksPerThread)) << n;
     }
+  set_num_threads(saved);
+}
+
+TEST(Threads, ChunksRunOnTheCallerAndTheWorkersWithTheirIndexAndNestedCallsRunSerially) {
+  const int saved = num_threads();
+  set_num_threads(3);
+  EXPECT_FALSE(in_parallel_region());
+  EXPECT_EQ(thread_index(), 0);
+  std::vector<std::atomic<int>> by_thread(3);
+  std::atomic<int> bad_index{0}, outside{0}, nested_calls{0};
+  for (int round = 0; round < 200; ++round)
+    parallel_for(64, int64_t{1} << 30, [&](int64_t, int64_t) {
+      const int t = thread_index();
+      if (t < 0 || t >= 3) ++bad_index;
+      else ++by_thread[static_cast<size_t>(t)];
+      if (!in_parallel_region()) ++outside;
+      // A parallel_for inside a chunk is one call on this thread.
+      parallel_for(8, int64_t{1} << 30, [&](int64_t b, int64_t e) {
+        EXPECT_EQ(b, 0);
+        EXPECT_EQ(e, 8);
+        EXPECT_EQ(thread_index(), t);
+        ++nested_calls;
+      });
+    });
+  EXPECT_EQ(bad_index, 0);
+  EXPECT_EQ(outside, 0);
+  EXPECT_GT(by_thread[0], 0) << "the calling thread takes chunks too";
+  EXPECT_EQ(by_thread[0] + by_thread[1] + by_thread[2], nested_calls);
+  EXPECT_FALSE(in_parallel_region());
+  set_num_threads(saved);
+}
+
+TEST(Threads, AnExceptionInAnyChunkReachesTheCallerAfterEveryThreadIsDone) {
+  const int saved = num_threads();
+  set_num_threads(2);
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<int> running{0}, after_return{0};
+    std::atomic<bool> returned{false};
+    try {
+      parallel_for(16, int64_t{1} << 30, [&](int64_t begin, int64_t) {
+        ++running;
+        if (begin == 8 * (round % 2)) {  // on the caller's share or the worker's
+          --running;
+          throw Error("chunk " + std::to_string(begin) + " failed");
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+        if (returned) ++after_return;
+        --running;
+      });
+      ADD_FAILURE() << "no exception";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), "chunk " + std::to_string(8 * (round % 2)) + " failed");
+    }
+    returned = true;
+    EXPECT_EQ(running, 0) << "a chunk was still running when parallel_for threw";
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    EXPECT_EQ(after_return, 0);
+  }
+  // The pool still works.
+  std::atomic<int64_t> sum{0};
+  parallel_for(1000, int64_t{1} << 30, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) sum += i;
+  });
+  EXPECT_EQ(sum, 999 * 1000 / 2);
+  set_num_threads(saved);
+}
+
+#if defined(__SSE__)
+TEST(Threads, WorkersFlushDenormalsWhenTheCallingThreadDoes) {
+  const int saved = num_threads();
+  set_num_threads(2);
+  volatile float tiny = 1e-39f;  // a float32 denormal
+  for (bool flush : {true, false}) {
+    ASSERT_TRUE(set_flush_denormal(flush));
+    std::vector<float> out(64, -1);
+    parallel_for(64, int64_t{1} << 30, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[static_cast<size_t>(i)] = tiny * 1.0f;
+    });
+    for (float v : out) EXPECT_EQ(v, flush ? 0.0f : 1e-39f) << (flush ? "flushing" : "not flushing");
+  }
+  set_num_threads(saved);
+}
+#endif
+
+TEST(Threads, SeveralCallingThreadsAtOnceEachGetEveryIndexOnce) {
+  const int saved = num_threads();
+  set_num_threads(2);
+  std::vector<std::thread> callers;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&] {
+      for (int round = 0; round < 100; ++round) {
+        std::vector<int> hits(500, 0);
+        parallel_for(500, int64_t{1} << 30, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+        });
+        for (int h : hits) failures += h != 1;
+      }
+    });
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(failures, 0);
   set_num_threads(saved);
 }
 
