@@ -48,17 +48,17 @@ AppRun run_app(const std::string& args, const std::string& shell = "") {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
-// The app with writes beyond `bytes` failing (EFBIG, as on a full disk, root included: RLIMIT_FSIZE binds
-// root too), reported by write() since SIGXFSZ is ignored. The output comes through a pipe, which the limit
-// does not reach.
-AppRun run_app_with_file_size_limit(const std::string& args, rlim_t bytes) {
+// The app under a resource limit: RLIMIT_FSIZE makes writes beyond `bytes` fail (EFBIG, as on a full disk, root
+// included), reported by write() since SIGXFSZ is ignored; RLIMIT_AS makes allocations beyond it fail. The
+// output comes through a pipe, which neither limit reaches.
+AppRun run_app_with_limit(const std::string& args, int resource, rlim_t bytes) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return {-1, "pipe failed"};
   const pid_t pid = fork();
   if (pid == 0) {
     const rlimit limit{bytes, bytes};
     std::signal(SIGXFSZ, SIG_IGN);
-    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(97);
+    if (setrlimit(resource, &limit) != 0) _exit(97);
     dup2(pipe_fds[1], 1);
     dup2(pipe_fds[1], 2);
     close(pipe_fds[0]);
@@ -254,7 +254,7 @@ struct Stopped {
 };
 
 // Trains for long and sends `signal` once the first epoch has been written, in the middle of a later one.
-Stopped stop_training(const fs::path& dir, int signal) {
+Stopped stop_training(const fs::path& dir, int signal, const char* epochs = "1000") {
   fs::create_directories(dir);
   const pid_t pid = fork();
   if (pid == 0) {
@@ -262,7 +262,7 @@ Stopped stop_training(const fs::path& dir, int signal) {
     if (!std::freopen(log.c_str(), "w", stdout) || !std::freopen(log.c_str(), "a", stderr)) _exit(99);
     const std::string data = MT_MNIST_DIR, out = dir.string();
     execl(MT_MNIST_APP, MT_MNIST_APP, "--data", data.c_str(), "--train-on-test", "4000", "--val-size", "500", "--epochs",
-          "1000", "--quiet", "--no-figures", "--out", out.c_str(), static_cast<char*>(nullptr));
+          epochs, "--quiet", "--no-figures", "--out", out.c_str(), static_cast<char*>(nullptr));
     _exit(98);
   }
   if (pid < 0) return {-1, "fork failed"};
@@ -280,7 +280,8 @@ TEST_F(AppTest, CtrlCTermAndHupFinishTheStepSaveAndExitWith128PlusTheSignal) {
   REQUIRE_MNIST();
   for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
     const fs::path dir = dir_ / std::to_string(signal);
-    const Stopped run = stop_training(dir, signal);
+    // The largest --epochs too: its step history is not reserved up front (that was a bad_alloc at once).
+    const Stopped run = stop_training(dir, signal, signal == SIGTERM ? "2147483647" : "1000");
     ASSERT_TRUE(WIFEXITED(run.status)) << "signal " << signal << ": " << run.log;
     EXPECT_EQ(WEXITSTATUS(run.status), 128 + signal) << run.log;
     EXPECT_NE(run.log.find("Interrupted: saved the model and metrics so far."), std::string::npos) << run.log;
@@ -302,7 +303,7 @@ std::string quick_args(const fs::path& out) {
 
 TEST_F(AppTest, AFailedWriteExitsWith1NamingTheFileAndNeverSaysWrote) {
   REQUIRE_MNIST();
-  const AppRun full = run_app_with_file_size_limit(quick_args(dir_ / "full"), 0);
+  const AppRun full = run_app_with_limit(quick_args(dir_ / "full"), RLIMIT_FSIZE, 0);
   EXPECT_EQ(full.exit_code, 1) << full.output;
   EXPECT_NE(full.output.find((dir_ / "full" / "model.bin").string() + ": cannot write: File too large"),
             std::string::npos)
@@ -320,14 +321,27 @@ TEST_F(AppTest, AFailedWriteExitsWith1NamingTheFileAndNeverSaysWrote) {
   EXPECT_EQ(read_file(dir_ / "link" / "metrics.csv").rfind("epoch,loss,train_acc,val_acc,seconds\n1,", 0), 0u);
 
   // The figures of eval: a failed PNG write is named too.
-  const AppRun eval = run_app_with_file_size_limit("eval --data " + std::string(MT_MNIST_DIR) + " --hidden 16 --out " +
+  const AppRun eval = run_app_with_limit("eval --data " + std::string(MT_MNIST_DIR) + " --hidden 16 --out " +
                                                        (dir_ / "figures").string() + " --model " +
                                                        (dir_ / "link" / "model.bin").string(),
-                                                   1000);
+                                                   RLIMIT_FSIZE, 1000);
   EXPECT_EQ(eval.exit_code, 1) << eval.output;
   EXPECT_NE(eval.output.find("confusion.png: cannot write: File too large"), std::string::npos) << eval.output;
   EXPECT_EQ(eval.output.find("wrote"), std::string::npos) << eval.output;
   EXPECT_FALSE(fs::exists(dir_ / "figures" / "confusion.png"));
+}
+
+TEST_F(AppTest, AModelTooLargeForMemoryIsNamedWithItsSize) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit allows";
+#endif
+  REQUIRE_MNIST();
+  // 10^10 weights (40 GB) under a 4 GB address space: an allocation fails, whatever the machine's memory.
+  const AppRun run = run_app_with_limit(quick_args(dir_) + " --hidden 100000,100000", RLIMIT_AS, rlim_t{4} << 30);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("error: out of memory while building the mlp (10079600010 parameters, 40318 MB)"),
+            std::string::npos)
+      << run.output;
 }
 
 TEST_F(AppTest, AnUnwritableOutIsFoundBeforeTraining) {
