@@ -466,6 +466,11 @@ int run_train(const Options& o) {
 
   const std::vector<std::filesystem::path> saved = {out / "model.bin", out / "metrics.csv", out / "metrics.json"};
   auto interrupted_after = [&](const std::vector<std::filesystem::path>& written) {
+    if (epochs.empty()) {
+      std::printf("Interrupted before an epoch finished: nothing was saved.\n");
+      std::fflush(stdout);
+      return signals.exit_code();
+    }
     std::printf("Interrupted: saved the model and metrics so far.\n");
     print_written(written);
     std::fflush(stdout);
