@@ -9,22 +9,24 @@ namespace detail {
 
 struct Node {
   Tensor value;
-  Tensor grad;
+  Tensor grad;     // a leaf's accumulated gradient, its own storage
+  Tensor pending;  // the gradient reaching this node in the running backward pass
   bool requires_grad = false;
   const char* op = "leaf";
   // The record: empty for leaves, and again after backward() has released it.
   PoolVector<std::shared_ptr<Node>> inputs;
   BackwardFn backward;
   bool released = false;
+  std::vector<GradHook> hooks;
 
   // Frees a long chain of records with a loop: the default recursive destruction could overflow the stack.
   ~Node() {
-    PoolVector<std::shared_ptr<Node>> pending = std::move(inputs);
-    while (!pending.empty()) {
-      std::shared_ptr<Node> node = std::move(pending.back());
-      pending.pop_back();
+    PoolVector<std::shared_ptr<Node>> to_free = std::move(inputs);
+    while (!to_free.empty()) {
+      std::shared_ptr<Node> node = std::move(to_free.back());
+      to_free.pop_back();
       if (node.use_count() == 1)
-        for (auto& input : node->inputs) pending.push_back(std::move(input));
+        for (auto& input : node->inputs) to_free.push_back(std::move(input));
     }
   }
 };
@@ -38,8 +40,15 @@ thread_local bool recording = true;
 
 using detail::Node;
 
+std::string second_backward_message(const Node& node) {
+  return std::string("backward: trying to backward through the graph a second time: the record of '") + node.op +
+         "' was already released by an earlier backward(); pass {.retain_graph = true} to that backward() to keep it";
+}
+
 // Nodes reachable from `root` through records, each after all the nodes that consume it. Owning pointers:
-// releasing a record during backward() would otherwise free nodes still waiting in the list.
+// releasing a record during backward() would otherwise free nodes still waiting in the list. A released
+// record ends the walk with an error, before any gradient is touched: it would otherwise pass for a leaf and
+// silently drop the gradient behind it.
 PoolVector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
   PoolVector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*, std::hash<Node*>, std::equal_to<Node*>, PoolAllocator<Node*>> seen{root.get()};
@@ -49,7 +58,9 @@ PoolVector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_pt
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
       std::shared_ptr<Node> input = node->inputs[next++];
-      if (input->requires_grad && seen.insert(input.get()).second) stack.push_back({std::move(input), 0});
+      if (!input->requires_grad || !seen.insert(input.get()).second) continue;
+      if (input->released) throw Error(second_backward_message(*input));
+      stack.push_back({std::move(input), 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -59,14 +70,42 @@ PoolVector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_pt
   return order;
 }
 
+// Adds one contribution to the pass's gradient of `node`. Out of place: a contribution may be shared with
+// other inputs of the same op (add hands one g to both) or with the caller.
 void accumulate(Node& node, const Tensor& grad) {
-  // Gradients may arrive as broadcast views; keep them dense so optimizers can read them flat.
-  node.grad = node.grad.defined() ? add(node.grad, grad) : grad.contiguous();
+  node.pending = node.pending.defined() ? add(node.pending, grad) : grad;
+}
+
+// The pass's gradient of `node` after its hooks.
+Tensor hooked_gradient(Node& node) {
+  Tensor grad = std::move(node.pending);
+  for (const GradHook& hook : node.hooks) {
+    Tensor replaced = hook(grad);
+    if (!replaced.defined()) continue;
+    if (replaced.shape() != grad.shape() || replaced.dtype() != grad.dtype())
+      throw Error(std::string("register_hook: a hook on the result of '") + node.op + "' returned " + replaced.str() +
+                  " for the gradient " + grad.str());
+    grad = std::move(replaced);
+  }
+  return grad;
+}
+
+// Adds the pass's gradient to a leaf's grad(), which must be storage of its own: editing one leaf's gradient
+// (clipping, zeroing) must not change another's or the caller's. The incoming tensor is kept only when
+// nothing else views its storage; gradients may arrive as broadcast views, kept dense for the optimizers.
+void accumulate_leaf(Node& leaf, Tensor grad) {
+  if (leaf.grad.defined()) {
+    leaf.grad = add(leaf.grad, grad);
+  } else if (grad.is_contiguous() && grad.storage_use_count() == 1) {
+    leaf.grad = std::move(grad);
+  } else {
+    leaf.grad = grad.clone();
+  }
 }
 
 // Runs a record's backward function and hands each input its share of the gradient.
-void propagate(Node& node) {
-  const Grads grads = node.backward(node.grad);
+void propagate(Node& node, const Tensor& grad) {
+  const Grads grads = node.backward(grad);
   if (grads.size() != node.inputs.size())
     throw Error(std::string("backward of '") + node.op + "' returned " + std::to_string(grads.size()) +
                 " gradients for " + std::to_string(node.inputs.size()) + " inputs");
@@ -113,36 +152,66 @@ void Var::set_grad(Tensor grad) const {
 
 Var Var::detach() const { return Var(value(), false); }
 
-void Var::backward() const {
+void Var::set_data(Tensor value) const {
+  if (!is_leaf()) throw Error(std::string("set_data: the result of '") + op() + "' is not a leaf");
+  if (!value.defined()) throw Error("set_data: the value tensor is undefined");
+  node_->value = std::move(value);
+  node_->grad = Tensor();
+}
+
+void Var::backward(BackwardOptions options) const {
   const Tensor& v = value();
   if (v.numel() != 1)
     throw Error(std::string("backward: the result of '") + op() + "' has shape " + v.shape().str() +
                 "; pass a gradient of that shape, or reduce it to a scalar first");
-  backward(Tensor::ones(v.shape(), v.dtype()));
+  backward(Tensor::ones(v.shape(), v.dtype()), options);
 }
 
-void Var::backward(const Tensor& grad_output) const {
+void Var::backward(const Tensor& grad_output, BackwardOptions options) const {
+  node("backward");
   Node& root = *node_;
   if (!root.requires_grad)
     throw Error(std::string("backward: the result of '") + root.op + "' does not require a gradient");
-  if (root.released)
-    throw Error(std::string("backward: the graph of '") + root.op + "' was already released by an earlier backward()");
+  if (root.released) throw Error(second_backward_message(root));
   if (grad_output.shape() != root.value.shape() || grad_output.dtype() != root.value.dtype())
     throw Error("backward: gradient " + grad_output.str() + " does not match the result " + root.value.str());
 
   NoGradGuard no_grad;  // gradients are plain tensors; computing them records nothing
+  PoolVector<std::shared_ptr<Node>> order = reverse_topological_order(node_);
   accumulate(root, grad_output);
-  for (std::shared_ptr<Node>& node : reverse_topological_order(node_)) {
-    if (!node->backward) continue;  // a leaf: its grad stays for the user
-    if (node->grad.defined()) propagate(*node);
-    // Release the record and the intermediate gradient: the tape is used once.
-    node->inputs.clear();
-    node->backward = BackwardFn();
-    node->grad = Tensor();
-    node->released = true;
-    node.reset();
+  try {
+    for (std::shared_ptr<Node>& node : order) {
+      if (node->pending.defined()) {
+        Tensor grad = hooked_gradient(*node);
+        if (node->backward) {
+          propagate(*node, grad);
+        } else {
+          accumulate_leaf(*node, std::move(grad));
+        }
+      }
+      if (node->backward && !options.retain_graph) {
+        node->inputs.clear();
+        node->backward = BackwardFn();
+        node->released = true;
+      }
+      node.reset();
+    }
+  } catch (...) {
+    // A failed pass leaves no partial gradient behind for the next one to add to.
+    for (const std::shared_ptr<Node>& node : order)
+      if (node) node->pending = Tensor();
+    throw;
   }
 }
+
+void Var::register_hook(GradHook hook) const {
+  const Node& n = node("register_hook");
+  if (!n.requires_grad)
+    throw Error(std::string("register_hook: the result of '") + n.op + "' does not require a gradient");
+  if (!hook) throw Error("register_hook: the hook is empty");
+  node_->hooks.push_back(std::move(hook));
+}
+
 Var record(const char* name, Tensor value, std::span<const Var> inputs, BackwardFn backward) {
   auto node = make_pooled<Node>();
   node->value = std::move(value);

@@ -6,6 +6,7 @@
 // result. backward() walks these records from the result back to the leaves in reverse topological
 // order, accumulating into each leaf's grad(), then releases them. A new op needs nothing more than a
 // forward computed with tensor kernels and a backward passed to record(): see "Adding an op" in README.md.
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -54,6 +55,16 @@ class BackwardFn {
   std::shared_ptr<Base> impl_;
 };
 
+struct BackwardOptions {
+  // Keeps the records, so that another backward() can pass through the same graph (several losses over one
+  // trunk, a GAN's discriminator and generator losses). Without it, backward() releases what it walked.
+  bool retain_graph = false;
+};
+
+// Called with the gradient a backward pass computes for a Var; returns a replacement gradient, or an undefined
+// tensor to keep it as it is.
+using GradHook = std::function<Tensor(const Tensor& grad)>;
+
 class Var {
  public:
   Var() = default;
@@ -74,15 +85,24 @@ class Var {
   double item() const { return value().item(); }
 
   // Differentiates this scalar (or, with grad_output, any-shaped) result with respect to every leaf that
-  // requires a gradient, adding to their grad(). The records are released afterwards.
-  void backward() const;
-  void backward(const Tensor& grad_output) const;
+  // requires a gradient, adding to their grad(); every leaf's grad() is its own storage. The records walked
+  // are released unless options.retain_graph: a later backward() reaching a released record throws.
+  void backward(BackwardOptions options = {}) const;
+  void backward(const Tensor& grad_output, BackwardOptions options = {}) const;
+
+  // As PyTorch's register_hook: `hook` sees the gradient of this Var in each backward pass (for a leaf, the
+  // pass's whole contribution before it is added to grad()) and may replace it. Hooks run in registration order.
+  void register_hook(GradHook hook) const;
 
   void zero_grad() const;  // drops grad(), so the next backward starts from zero
   // Replaces grad() with `grad`, shaped and typed like the value (dist::GradientReducer puts the average
   // over all ranks there); an undefined tensor drops it like zero_grad().
   void set_grad(Tensor grad) const;
   Var detach() const;      // the same value, cut off from the graph
+  // Replaces the value of this leaf in place (any shape and dtype), for every handle to it, and drops grad():
+  // how Module::to() converts parameters while modules and optimizers keep holding the same Vars.
+  void set_data(Tensor value) const;
+  bool is_same(const Var& other) const { return node_ == other.node_; }  // the same Var, not equal values
 
  private:
   friend Var record(const char*, Tensor, std::span<const Var>, BackwardFn);

@@ -74,6 +74,8 @@ class Tensor {
   int64_t numel() const { return shape_.numel(); }
   bool is_contiguous() const;
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+  // How many tensors (this one and its views) hold the storage: 1 when nothing else can see these elements.
+  long storage_use_count() const { return storage_.use_count(); }
   std::string str() const;  // "float32[32, 784]"
 
   // Pointer to the first element; T must match dtype(). Elements are at data<T>()[sum(index * stride)].

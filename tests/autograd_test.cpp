@@ -444,7 +444,7 @@ TEST(Tape, ReleasedAfterBackward) {
     y.backward();
     FAIL() << "a second backward through a released graph did not throw";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("already released"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("second time"), std::string::npos) << e.what();
   }
 }
 
