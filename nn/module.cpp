@@ -1,11 +1,14 @@
 #include "nn/module.h"
 
+#include <algorithm>
+
 namespace mt::nn {
 
-void Module::register_parameter(std::string name, Var& slot) {
-  if (!slot.defined() || !slot.requires_grad())
-    throw Error("register_parameter: '" + name + "' must be a defined Var that requires a gradient");
-  parameters_.emplace_back(std::move(name), &slot);
+const Var& Module::register_parameter(std::string name, const Var& parameter) {
+  if (!parameter.defined() || !parameter.requires_grad() || !parameter.is_leaf())
+    throw Error("register_parameter: '" + name + "' must be a defined leaf Var that requires a gradient");
+  parameters_.emplace_back(std::move(name), parameter);
+  return parameter;
 }
 
 void Module::register_buffer(std::string name, Tensor& slot) {
@@ -19,28 +22,56 @@ void Module::register_module(std::string name, std::shared_ptr<Module> child) {
   children_.emplace_back(std::move(name), std::move(child));
 }
 
+template <class Visit>
+void Module::for_each_module(const std::string& prefix, std::vector<const Module*>& seen, Visit&& visit) const {
+  if (std::find(seen.begin(), seen.end(), this) != seen.end()) return;
+  seen.push_back(this);
+  visit(prefix, *this);
+  for (const auto& [name, child] : children_) child->for_each_module(prefix + name + ".", seen, visit);
+}
+
+namespace {
+
+bool listed(const std::vector<std::pair<std::string, Var>>& out, const Var& v) {
+  return std::any_of(out.begin(), out.end(), [&](const auto& named) { return named.second.is_same(v); });
+}
+
+bool listed(const std::vector<std::pair<std::string, Tensor>>& out, const Tensor& t) {
+  return std::any_of(out.begin(), out.end(), [&](const auto& named) { return named.second.shares_storage_with(t); });
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, Var>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Var>> out;
-  for (const auto& [name, slot] : parameters_) out.emplace_back(name, *slot);
-  for (const auto& [child_name, child] : children_)
-    for (auto& [name, var] : child->named_parameters()) out.emplace_back(child_name + "." + name, std::move(var));
+  std::vector<const Module*> seen;
+  for_each_module("", seen, [&](const std::string& prefix, const Module& m) {
+    for (const auto& [name, p] : m.parameters_)
+      if (!listed(out, p)) out.emplace_back(prefix + name, p);
+  });
   return out;
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [name, slot] : buffers_) out.emplace_back(name, *slot);
-  for (const auto& [child_name, child] : children_)
-    for (auto& [name, t] : child->named_buffers()) out.emplace_back(child_name + "." + name, std::move(t));
+  std::vector<const Module*> seen;
+  for_each_module("", seen, [&](const std::string& prefix, const Module& m) {
+    for (const auto& [name, slot] : m.buffers_)
+      if (!listed(out, *slot)) out.emplace_back(prefix + name, *slot);
+  });
   return out;
 }
 
 std::vector<std::pair<std::string, Var>> Module::state_dict() const {
   std::vector<std::pair<std::string, Var>> out;
-  for (const auto& [name, slot] : parameters_) out.emplace_back(name, *slot);
-  for (const auto& [name, slot] : buffers_) out.emplace_back(name, Var(*slot));
-  for (const auto& [child_name, child] : children_)
-    for (auto& [name, var] : child->state_dict()) out.emplace_back(child_name + "." + name, std::move(var));
+  std::vector<const Module*> seen;
+  for_each_module("", seen, [&](const std::string& prefix, const Module& m) {
+    for (const auto& [name, p] : m.parameters_)
+      if (!listed(out, p)) out.emplace_back(prefix + name, p);
+    for (const auto& [name, slot] : m.buffers_)
+      if (std::none_of(out.begin(), out.end(), [&](const auto& named) { return named.second.value().shares_storage_with(*slot); }))
+        out.emplace_back(prefix + name, Var(*slot));
+  });
   return out;
 }
 
@@ -66,9 +97,11 @@ void Module::train(bool on) {
 }
 
 void Module::to(DType dtype) {
-  for (auto& slot : parameters_) *slot.second = Var(slot.second->value().to(dtype), true);
-  for (auto& slot : buffers_) *slot.second = slot.second->to(dtype);
-  for (auto& child : children_) child.second->to(dtype);
+  for (const Var& p : parameters()) p.set_data(p.value().to(dtype));
+  std::vector<const Module*> seen;
+  for_each_module("", seen, [&](const std::string&, const Module& m) {
+    for (const auto& slot : m.buffers_) *slot.second = slot.second->to(dtype);
+  });
 }
 
 void Module::print(std::string& out, const std::string& name, int depth) const {
@@ -76,7 +109,7 @@ void Module::print(std::string& out, const std::string& name, int depth) const {
   if (!name.empty()) out += "(" + name + "): ";
   out += describe();
   for (size_t i = 0; i < parameters_.size(); ++i)
-    out += (i == 0 ? "  " : ", ") + parameters_[i].first + " " + parameters_[i].second->value().str();
+    out += (i == 0 ? "  " : ", ") + parameters_[i].first + " " + parameters_[i].second.value().str();
   if (children_.empty()) {
     out += "\n";
     return;

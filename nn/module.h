@@ -16,7 +16,7 @@ class Module {
  public:
   Module() = default;
   virtual ~Module() = default;
-  // Parameters are registered by address, so a module stays where it was made (held by std::shared_ptr).
+  // Buffers are registered by address, so a module stays where it was made (held by std::shared_ptr).
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
@@ -24,6 +24,8 @@ class Module {
   Var operator()(const Var& x) { return forward(x); }
 
   // Depth first, in registration order: own parameters, then each child's, prefixed by the child's name.
+  // A module or parameter registered more than once (a layer added twice, tied weights) is listed once,
+  // under its first name, as in PyTorch: optimizers then update it once a step.
   std::vector<std::pair<std::string, Var>> named_parameters() const;
   std::vector<Var> parameters() const;
   int64_t parameter_count() const;  // elements, not tensors
@@ -40,8 +42,9 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // Converts every parameter and buffer to `dtype` (float64 for gradcheck). Parameters become new Vars: convert before
-  // handing parameters() to an optimizer.
+  // Converts every parameter and buffer to `dtype` (float64 for gradcheck). Parameters keep their identity
+  // (Var::set_data): every handle to them sees the new values, but optimizer state made before is stale, so
+  // convert before handing parameters() to an optimizer.
   void to(DType dtype);
 
   // One line naming the layer and its configuration, "Linear(in_features=2, out_features=3, bias=true)".
@@ -51,15 +54,20 @@ class Module {
   std::string str() const;
 
  protected:
-  void register_parameter(std::string name, Var& slot);
+  // Registers the Var itself (a handle): a parameter may live anywhere, in a member or a std::vector<Var>.
+  // Returns it, so `weight_ = register_parameter("weight", Var(w, true));` works.
+  const Var& register_parameter(std::string name, const Var& parameter);
   void register_buffer(std::string name, Tensor& slot);
   void register_module(std::string name, std::shared_ptr<Module> child);
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
  private:
   void print(std::string& out, const std::string& name, int depth) const;
+  // Calls visit(prefix, module) for this module and each distinct descendant, depth first, first name first.
+  template <class Visit>
+  void for_each_module(const std::string& prefix, std::vector<const Module*>& seen, Visit&& visit) const;
 
-  std::vector<std::pair<std::string, Var*>> parameters_;
+  std::vector<std::pair<std::string, Var>> parameters_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;

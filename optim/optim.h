@@ -100,7 +100,7 @@ struct AdamOptions {
 // the same quantity with one division, within a few float32 roundings of PyTorch's result.
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Var> params, const AdamOptions& options);
+  explicit Adam(std::vector<Var> params, const AdamOptions& options = {});
   Adam(std::vector<ParamGroup> groups, const AdamOptions& options);  // options' lr and weight_decay are defaults
   void step() override;
   std::optional<double> momentum() const override { return options_.beta1; }  // beta1
