@@ -60,6 +60,8 @@ Var sqrt(const Var& x) {
 
 Var pow(const Var& x, double p) {
   return record("pow", pow(x.value(), p), {x}, [xv = x.value(), p](const Tensor& g) {
+    // x^0 is constant: its gradient is 0 everywhere, where p x^(p-1) would give 0 * inf = NaN at x = 0.
+    if (p == 0) return Grads{Tensor::zeros(xv.shape(), xv.dtype())};
     return Grads{g * pow(xv, p - 1) * p};
   });
 }

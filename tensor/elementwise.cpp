@@ -142,7 +142,7 @@ Tensor neg(const Tensor& x) { return unary("neg", x, [](auto v) { return -v; });
 Tensor exp(const Tensor& x) { return unary("exp", x, [](auto v) { return std::exp(v); }); }
 Tensor log(const Tensor& x) { return unary("log", x, [](auto v) { return std::log(v); }); }
 Tensor sqrt(const Tensor& x) { return unary("sqrt", x, [](auto v) { return std::sqrt(v); }); }
-Tensor relu(const Tensor& x) { return unary("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); }); }
+Tensor relu(const Tensor& x) { return unary("relu", x, [](auto v) { return v > 0 || v != v ? v : decltype(v)(0); }); }
 Tensor sigmoid(const Tensor& x) { return unary("sigmoid", x, [](auto v) { return stable_sigmoid(v); }); }
 Tensor tanh(const Tensor& x) { return unary("tanh", x, [](auto v) { return std::tanh(v); }); }
 

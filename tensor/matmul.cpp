@@ -29,14 +29,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   if (b.size(-2) != k)
     throw_shapes(a, b, "inner sizes " + std::to_string(k) + " and " + std::to_string(b.size(-2)) + " differ");
-  const int64_t batches = a.dim() == 3 ? a.size(0) : (b.dim() == 3 ? b.size(0) : 0);
+  // A batch may be empty ([0, m, k]): its result is [0, m, n], not a matrix.
+  const bool batched = a.dim() == 3 || b.dim() == 3;
+  const int64_t batches = a.dim() == 3 ? a.size(0) : (b.dim() == 3 ? b.size(0) : 1);
   if (a.dim() == 3 && b.dim() == 3 && a.size(0) != b.size(0))
     throw_shapes(a, b, "batch sizes " + std::to_string(a.size(0)) + " and " + std::to_string(b.size(0)) + " differ");
 
-  Tensor out = batches ? Tensor::empty({batches, m, n}, a.dtype()) : Tensor::empty({m, n}, a.dtype());
+  Tensor out = batched ? Tensor::empty({batches, m, n}, a.dtype()) : Tensor::empty({m, n}, a.dtype());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    for (int64_t i = 0; i < std::max<int64_t>(batches, 1); ++i)
+    for (int64_t i = 0; i < batches; ++i)
       detail::gemm<T>(m, n, k, matrix_at<T>(a, i), matrix_at<T>(b, i), out.data<T>() + i * m * n, n, false);
   });
   return out;

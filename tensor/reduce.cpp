@@ -123,9 +123,10 @@ Tensor sum(const Tensor& x, std::span<const int> dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, std::span<const int> dims, bool keepdim) {
   const Tensor total = sum(x, dims, keepdim);
-  const int64_t count = total.numel() == 0 ? 0 : x.numel() / total.numel();
-  if (count == 0) throw Error("mean: no elements to average in " + x.str());
-  return mul(total, 1.0 / static_cast<double>(count));
+  if (total.numel() == 0) return total;
+  // Averaging no elements gives NaN (0 / 0), as in PyTorch.
+  const int64_t count = x.numel() / total.numel();
+  return mul(total, count == 0 ? std::numeric_limits<double>::quiet_NaN() : 1.0 / static_cast<double>(count));
 }
 
 Tensor max(const Tensor& x, int dim, bool keepdim) {
@@ -133,7 +134,10 @@ Tensor max(const Tensor& x, int dim, bool keepdim) {
   if (x.defined() && x.dim() > 0 && x.size(dim) == 0) throw Error("max: dim " + std::to_string(dim) + " of " + x.str() + " is empty");
   return reduce(reduction_rows(x, d, keepdim, "max"), [](const auto* p, int64_t n, int64_t stride) {
     auto best = p[0];
-    for (int64_t j = 1; j < n; ++j) best = std::max(best, p[j * stride]);
+    for (int64_t j = 1; j < n; ++j) {
+      const auto v = p[j * stride];
+      if (v > best || v != v) best = v;  // a NaN wins and stays: a diverging value must not hide
+    }
     return best;
   });
 }
@@ -154,9 +158,11 @@ void argmax(const Tensor& x, int dim, std::vector<int64_t>& indices) {
     const T* src = r.source.template data<T>();
     for (int64_t i = 0; i < r.rows; ++i) {
       const T* p = src + i * r.row_stride;
-      int64_t best = 0;  // the first of equal maxima, as NumPy and PyTorch pick
-      for (int64_t j = 1; j < r.cols; ++j)
-        if (p[j * r.col_stride] > p[best * r.col_stride]) best = j;
+      int64_t best = 0;  // the first of equal maxima, or the first NaN, as NumPy and PyTorch pick
+      for (int64_t j = 1; j < r.cols; ++j) {
+        const T v = p[j * r.col_stride], b = p[best * r.col_stride];
+        if (v > b || (v != v && b == b)) best = j;
+      }
       indices[i] = best;
     }
   });

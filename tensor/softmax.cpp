@@ -15,6 +15,8 @@ namespace {
 template <class RowFn>
 Tensor along_rows(const char* op, const Tensor& x, int dim, RowFn row_fn) {
   if (!x.defined()) throw Error(std::string(op) + ": the tensor is undefined");
+  // A 0-D tensor is one row of one element along dim 0 or -1, as PyTorch takes it.
+  if (x.dim() == 0) return along_rows(op, x.reshape({1}), normalize_dim(dim, 1, op), row_fn).reshape({});
   const int d = normalize_dim(dim, x.dim(), op);
   const bool last = d == x.dim() - 1;
   const Tensor in = (last ? x : x.transpose(d, -1)).contiguous();
@@ -48,7 +50,6 @@ void check_logits(const char* op, const Tensor& logits, std::span<const int64_t>
                 (logits.defined() ? logits.str() : std::string("an undefined tensor")));
   if (static_cast<int64_t>(labels.size()) != logits.size(0))
     throw Error(std::string(op) + ": " + std::to_string(labels.size()) + " labels for logits " + logits.shape().str());
-  if (logits.size(0) == 0) throw Error(std::string(op) + ": empty batch");
   for (size_t i = 0; i < labels.size(); ++i)
     if (labels[i] < 0 || labels[i] >= logits.size(1))
       throw Error(std::string(op) + ": label " + std::to_string(labels[i]) + " at position " + std::to_string(i) +
@@ -76,11 +77,14 @@ Tensor log_softmax(const Tensor& x, int dim) {
 }
 
 Tensor softmax_backward(const Tensor& g, const Tensor& y, int dim) {
+  if (y.dim() == 0) return softmax_backward(g.reshape({1}), y.reshape({1}), normalize_dim(dim, 1, "softmax_backward")).reshape({});
   const int d[] = {dim};
   return y * (g - sum(g * y, d, true));
 }
 
 Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int dim) {
+  if (y.dim() == 0)
+    return log_softmax_backward(g.reshape({1}), y.reshape({1}), normalize_dim(dim, 1, "log_softmax_backward")).reshape({});
   const int d[] = {dim};
   return g - exp(y) * sum(g, d, true);
 }
@@ -96,9 +100,11 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
     for (int64_t i = 0; i < n; ++i) {
       T max, log_sum;
       row_stats(p + i * c, c, max, log_sum);
-      total += static_cast<double>(max + log_sum - p[i * c + labels[i]]);
+      // -log_softmax at the label, subtracting the nearly equal max first: max + log_sum - x rounds away
+      // the digits of a loss that is small next to logits of 1e4.
+      total -= static_cast<double>((p[i * c + labels[i]] - max) - log_sum);
     }
-    return Tensor::scalar(total / static_cast<double>(n), x.dtype());
+    return Tensor::scalar(total / static_cast<double>(n), x.dtype());  // NaN for no rows, as PyTorch's mean
   });
 }
 
