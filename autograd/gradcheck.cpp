@@ -64,7 +64,7 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
     const Tensor analytic = vars[i].grad().defined() ? vars[i].grad().contiguous()
                                                      : Tensor::zeros(inputs[i].shape(), DType::Float64);
     const double* analytic_values = analytic.data<double>();
-    double* base = inputs[i].data<double>();
+    double* base = inputs[i].mutable_data<double>();
     const std::vector<int64_t> offsets = element_offsets(inputs[i]);
     for (size_t j = 0; j < offsets.size(); ++j) {
       double& x = base[offsets[j]];

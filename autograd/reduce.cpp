@@ -71,7 +71,7 @@ Var max(const Var& x, int dim, bool keepdim) {
     const int64_t cols = xv.size(d);
     dispatch_dtype(xv.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      T* out = rows.data<T>();
+      T* out = rows.mutable_data<T>();
       const T* gv = gc.data<T>();
       for (size_t r = 0; r < where.size(); ++r) out[static_cast<int64_t>(r) * cols + where[r]] = gv[r];
     });

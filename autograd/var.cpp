@@ -13,20 +13,26 @@ struct Node {
   Tensor pending;  // the gradient reaching this node in the running backward pass
   bool requires_grad = false;
   const char* op = "leaf";
-  // The record: empty for leaves, and again after backward() has released it.
-  PoolVector<std::shared_ptr<Node>> inputs;
+  // The record: empty for leaves, and again after backward() has released it. Each input is kept with the
+  // version of its value's storage at the forward, and so is this node's value: a backward may read them.
+  struct Input {
+    std::shared_ptr<Node> node;
+    uint64_t version;
+  };
+  PoolVector<Input> inputs;
+  uint64_t value_version = 0;
   BackwardFn backward;
   bool released = false;
   std::vector<GradHook> hooks;
 
   // Frees a long chain of records with a loop: the default recursive destruction could overflow the stack.
   ~Node() {
-    PoolVector<std::shared_ptr<Node>> to_free = std::move(inputs);
+    PoolVector<Input> to_free = std::move(inputs);
     while (!to_free.empty()) {
-      std::shared_ptr<Node> node = std::move(to_free.back());
+      std::shared_ptr<Node> node = std::move(to_free.back().node);
       to_free.pop_back();
       if (node.use_count() == 1)
-        for (auto& input : node->inputs) to_free.push_back(std::move(input));
+        for (Input& input : node->inputs) to_free.push_back(std::move(input));
     }
   }
 };
@@ -57,7 +63,7 @@ PoolVector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_pt
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      std::shared_ptr<Node> input = node->inputs[next++];
+      std::shared_ptr<Node> input = node->inputs[next++].node;
       if (!input->requires_grad || !seen.insert(input.get()).second) continue;
       if (input->released) throw Error(second_backward_message(*input));
       stack.push_back({std::move(input), 0});
@@ -103,14 +109,30 @@ void accumulate_leaf(Node& leaf, Tensor grad) {
   }
 }
 
+// The backward of `node` may read its inputs' values and its own (mul, tanh...): they must be as the forward
+// left them. PyTorch's version check: an in-place edit in between raises instead of giving a wrong gradient.
+void check_unmodified(const Node& node) {
+  auto check = [&](const Tensor& value, uint64_t saved, int input) {
+    if (value.version() == saved) return;
+    throw Error(std::string("backward of '") + node.op + "': " +
+                (input < 0 ? std::string("its result ") : "input " + std::to_string(input) + " ") + value.str() +
+                " was modified in place after the forward (its storage is at version " + std::to_string(value.version()) +
+                ", the forward saw " + std::to_string(saved) + "); edit a clone(), or edit after backward()");
+  };
+  check(node.value, node.value_version, -1);
+  for (size_t i = 0; i < node.inputs.size(); ++i)
+    check(node.inputs[i].node->value, node.inputs[i].version, static_cast<int>(i));
+}
+
 // Runs a record's backward function and hands each input its share of the gradient.
 void propagate(Node& node, const Tensor& grad) {
+  check_unmodified(node);
   const Grads grads = node.backward(grad);
   if (grads.size() != node.inputs.size())
     throw Error(std::string("backward of '") + node.op + "' returned " + std::to_string(grads.size()) +
                 " gradients for " + std::to_string(node.inputs.size()) + " inputs");
   for (size_t i = 0; i < grads.size(); ++i) {
-    Node& input = *node.inputs[i];
+    Node& input = *node.inputs[i].node;
     if (!input.requires_grad || !grads[i].defined()) continue;
     if (grads[i].shape() != input.value.shape() || grads[i].dtype() != input.value.dtype())
       throw Error(std::string("backward of '") + node.op + "': gradient " + grads[i].str() + " for input " +
@@ -221,7 +243,8 @@ Var record(const char* name, Tensor value, std::span<const Var> inputs, Backward
   if (needs_grad && recording) {
     node->requires_grad = true;
     node->backward = std::move(backward);
-    for (const Var& input : inputs) node->inputs.push_back(input.node_);
+    node->value_version = node->value.version();
+    for (const Var& input : inputs) node->inputs.push_back({input.node_, input.node_->value.version()});
   }
   return Var(std::move(node));
 }

@@ -79,7 +79,7 @@ void DataLoader::batch(int64_t index, Batch& out) const {
   // The formula itself, not a table of its 256 values: a lookup per pixel does not vectorise, and this
   // loop was a tenth of a training step.
   const float mean = options_.mean, std = options_.std;
-  float* dst = out.images.data<float>();
+  float* dst = out.images.mutable_data<float>();
   const Augmentation& aug = options_.augment;
   // Each rank's batch k draws its own numbers: as if it were batch k N + rank of N k-th batches.
   Generator gen = batch_generator(options_.seed, epoch_, index * options_.num_replicas + options_.rank);

@@ -82,7 +82,7 @@ void TensorDataLoader::batch(int64_t index, TensorBatch& out) const {
     dispatch_dtype(source.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* src = source.data<T>();
-      T* dst = out.tensors[k].data<T>();
+      T* dst = out.tensors[k].mutable_data<T>();
       for (int64_t b = 0; b < size; ++b)
         std::copy_n(src + example(b) * row, row, dst + b * row);
     });

@@ -101,8 +101,8 @@ void broadcast(const Tensor& tensor, int root) {
                 (tensor.defined() ? tensor.str() : std::string("an undefined tensor")));
   if (world_size() == 1) return;
   detail::check_same_on_every_rank(layout_fingerprint(tensor), "dist::broadcast: the tensor's shape or dtype");
-  void* data = tensor.dtype() == DType::Float32 ? static_cast<void*>(tensor.data<float>())
-                                                : static_cast<void*>(tensor.data<double>());
+  void* data = tensor.dtype() == DType::Float32 ? static_cast<void*>(tensor.mutable_data<float>())
+                                                : static_cast<void*>(tensor.mutable_data<double>());
   broadcast_bytes(data, static_cast<std::size_t>(tensor.numel()) * dtype_size(tensor.dtype()), root);
 }
 
@@ -124,8 +124,8 @@ void broadcast(const nn::Module& model, int root) {
     for (const auto& [name, p] : parameters) {
       const Tensor& v = p.value();
       const std::size_t n = static_cast<std::size_t>(v.numel()) * dtype_size(v.dtype());
-      auto* data = v.dtype() == DType::Float32 ? static_cast<char*>(static_cast<void*>(v.data<float>()))
-                                               : static_cast<char*>(static_cast<void*>(v.data<double>()));
+      auto* data = v.dtype() == DType::Float32 ? static_cast<char*>(static_cast<void*>(v.mutable_data<float>()))
+                                               : static_cast<char*>(static_cast<void*>(v.mutable_data<double>()));
       copy(data, packed.data() + at, n);
       at += n;
     }

@@ -67,7 +67,7 @@ void GradientReducer::reduce(std::span<float> extra) {
     throw Error("dist::GradientReducer::reduce: " + std::to_string(extra.size()) + " extra values, the reducer was made for " +
                 std::to_string(extra_values_));
   if (world_size() == 1) return;  // the average over one rank is its own gradient
-  float* flat = flat_.data<float>();
+  float* flat = flat_.mutable_data<float>();
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const Tensor& grad = parameters_[i].grad();
     const Tensor& slot = views_[i];
@@ -77,7 +77,7 @@ void GradientReducer::reduce(std::span<float> extra) {
       slot.fill_(0);
     else if (grad.is_contiguous() && grad.dtype() == DType::Float32)
       // Still the view from the last reduce() when no backward reached this parameter since.
-      std::memmove(slot.data<float>(), grad.data<float>(), static_cast<size_t>(grad.numel()) * sizeof(float));
+      std::memmove(slot.mutable_data<float>(), grad.data<float>(), static_cast<size_t>(grad.numel()) * sizeof(float));
     else
       slot.copy_(grad);
   }

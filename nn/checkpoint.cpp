@@ -148,10 +148,10 @@ std::vector<std::pair<std::string, Tensor>> decode_payload(const uint8_t* data, 
       throw Error(where + ": tensor '" + name + "' has more elements than the file");
     Tensor t = Tensor::empty(shape, dtype);
     if (dtype == DType::Float32) {
-      float* p = t.data<float>();
+      float* p = t.mutable_data<float>();
       for (uint64_t i = 0; i < numel; ++i) p[i] = std::bit_cast<float>(static_cast<uint32_t>(in.get(4)));
     } else {
-      double* p = t.data<double>();
+      double* p = t.mutable_data<double>();
       for (uint64_t i = 0; i < numel; ++i) p[i] = std::bit_cast<double>(in.get(8));
     }
     tensors.emplace_back(std::move(name), std::move(t));

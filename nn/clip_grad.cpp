@@ -99,7 +99,7 @@ double clip_grad_norm_(std::span<const Var> parameters, double max_norm, double 
     for_each_distinct_grad(parameters, op, [&](const Tensor& g) {
       dispatch_dtype(g.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        T* x = g.data<T>();
+        T* x = g.mutable_data<T>();
         const T c = static_cast<T>(coef);
         for (int64_t i = 0, n = g.numel(); i < n; ++i) x[i] *= c;
       });
@@ -114,7 +114,7 @@ void clip_grad_value_(std::span<const Var> parameters, double clip_value) {
   for_each_distinct_grad(parameters, op, [&](const Tensor& g) {
     dispatch_dtype(g.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      T* x = g.data<T>();
+      T* x = g.mutable_data<T>();
       const T hi = static_cast<T>(clip_value), lo = -hi;
       for (int64_t i = 0, n = g.numel(); i < n; ++i) x[i] = std::clamp(x[i], lo, hi);
     });

@@ -150,9 +150,9 @@ void SGD::step() {
     if (first) momentum_[k] = Tensor::empty(p.shape(), p.dtype());
     dispatch_dtype(p.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      T* w = p.value().data<T>();
+      T* w = p.value().mutable_data<T>();
       const T* g = grad.data<T>();
-      T* b = options_.momentum != 0 ? momentum_[k].data<T>() : nullptr;
+      T* b = options_.momentum != 0 ? momentum_[k].mutable_data<T>() : nullptr;
       const Group& group = groups_[group_of_[k]];
       const T lr = static_cast<T>(group.lr), decay = static_cast<T>(group.weight_decay);
       const T mu = static_cast<T>(options_.momentum), keep = static_cast<T>(1 - options_.dampening);
@@ -228,8 +228,8 @@ void Adam::update(const Segment& segment, int64_t offset, int64_t count) {
   const Group& group = groups_[group_of_[segment.param]];
   dispatch_dtype(p.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    adam_update(count, p.value().data<T>() + offset, p.grad().data<T>() + offset, s.m.data<T>() + offset,
-                s.v.data<T>() + offset,
+    adam_update(count, p.value().mutable_data<T>() + offset, p.grad().data<T>() + offset, s.m.mutable_data<T>() + offset,
+                s.v.mutable_data<T>() + offset,
                 adam_coefficients<T>(options_, group.lr, group.weight_decay, s.steps, decoupled_));
   });
 }

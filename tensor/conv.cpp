@@ -154,7 +154,7 @@ class ThreadBuffers {
 
  private:
   static int64_t round_up(int64_t n) { return (n + 15) / 16 * 16; }  // slots on separate cache lines
-  T* mine() const { return storage_.data<T>() + (nested_ ? 0 : thread_index()) * slot_elements_; }
+  T* mine() const { return storage_.mutable_data<T>() + (nested_ ? 0 : thread_index()) * slot_elements_; }
   bool nested_;
   int64_t cols_elements_, slot_elements_;
   Tensor storage_;
@@ -221,7 +221,7 @@ void conv2d_weight_grad(const ConvGeometry& g, const T* grad, const T* x, T* dw)
   parallel_for(blocks, g.n * g.o * g.pixels * g.taps, [&](int64_t begin, int64_t end) {
     T* cols = buffers.cols();
     for (int64_t blk = begin; blk < end; ++blk) {
-      T* sum = blocks > 1 ? partials.data<T>() + blk * weight_size : dw;
+      T* sum = blocks > 1 ? partials.mutable_data<T>() + blk * weight_size : dw;
       for (int64_t n = blk * block; n < std::min(g.n, (blk + 1) * block); ++n)
         for (int64_t grp = 0; grp < g.groups; ++grp) {
           const T* image = x + (n * g.c + grp * g.cg) * g.h * g.w;
@@ -335,7 +335,7 @@ Tensor pool(const char* op, const Shape& input_shape, const Pool2dOptions& optio
   Tensor result = backward ? Tensor::zeros(input_shape, dtype) : Tensor::empty(pooled, dtype);
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* data = result.data<T>();
+    T* data = result.mutable_data<T>();
     parallel_for(g.planes, g.planes * g.oh * g.ow * g.kernel[0] * g.kernel[1], [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) plane(g, data, p * g.h * g.w, p * g.oh * g.ow);
     });
@@ -385,7 +385,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   const Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias.defined() ? bias.contiguous() : Tensor();
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    conv2d_forward<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.data<T>());
+    conv2d_forward<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.mutable_data<T>());
   });
   return y;
 }
@@ -399,7 +399,7 @@ Tensor conv2d_backward_input(const Tensor& g, const Tensor& weight, const Shape&
   const Tensor gc = g.contiguous(), wc = weight.contiguous();
   dispatch_dtype(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    conv2d_input_grad<T>(geo, gc.data<T>(), wc.data<T>(), dx.data<T>());
+    conv2d_input_grad<T>(geo, gc.data<T>(), wc.data<T>(), dx.mutable_data<T>());
   });
   return dx;
 }
@@ -414,7 +414,7 @@ Tensor conv2d_backward_weight(const Tensor& g, const Tensor& x, const Shape& wei
   const Tensor gc = g.contiguous(), xc = x.contiguous();
   dispatch_dtype(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    conv2d_weight_grad<T>(geo, gc.data<T>(), xc.data<T>(), dw.data<T>());
+    conv2d_weight_grad<T>(geo, gc.data<T>(), xc.data<T>(), dw.mutable_data<T>());
   });
   return dw;
 }
@@ -427,7 +427,7 @@ Tensor channel_sum(const Tensor& g) {
   dispatch_dtype(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = gc.data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     parallel_for(c, g.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t ch = begin; ch < end; ++ch)
         dst[ch] = static_cast<T>(detail::channel_fold(n, c, spatial, ch, [&](int64_t i) { return src[i]; }));
@@ -508,7 +508,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) 
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = xc.data<T>();
-    T* dst = y.data<T>();
+    T* dst = y.mutable_data<T>();
     parallel_for(planes, x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p)
         for (int64_t i = 0; i < oh; ++i)
@@ -537,7 +537,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& g, const Shape& input_shape) {
   dispatch_dtype(g.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* grad = gc.data<T>();
-    T* dst = dx.data<T>();
+    T* dst = dx.mutable_data<T>();
     parallel_for(planes, dx.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p)
         for (int64_t i = 0; i < oh; ++i)

@@ -22,7 +22,7 @@ Tensor binary(const char* name, const Tensor& a, const Tensor& b, Op op) {
   Tensor out = Tensor::empty(shape, a.dtype());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* o = out.data<T>();
+    T* o = out.mutable_data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     detail::for_each_row<3>(
@@ -51,7 +51,7 @@ Tensor unary(const char* name, const Tensor& x, Op op) {
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* o = out.data<T>();
+    T* o = out.mutable_data<T>();
     const T* px = x.data<T>();
     detail::for_each_row<2>(x.shape(), {out.strides(), x.strides()},
                             [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> inc) {
@@ -79,7 +79,7 @@ Tensor ternary(const char* name, const Tensor& a, const Tensor& b, const Tensor&
   Tensor out = Tensor::empty(shape, a.dtype());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* o = out.data<T>();
+    T* o = out.mutable_data<T>();
     const T *pa = a.data<T>(), *pb = b.data<T>(), *pc = c.data<T>();
     detail::for_each_row<4>(shape,
                             {out.strides(), detail::broadcast_strides(a, shape, name),

@@ -104,7 +104,7 @@ Tensor index_select(const Tensor& x, int dim, std::span<const int64_t> index) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = xc.data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     for (int64_t o = 0; o < b.outer; ++o)
       for (int64_t i = 0; i < m; ++i)
         std::copy_n(src + (o * n + index[i]) * b.inner, b.inner, dst + (o * m + i) * b.inner);
@@ -129,7 +129,7 @@ Tensor index_add(const Tensor& x, int dim, std::span<const int64_t> index, const
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = sc.data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     for (int64_t o = 0; o < b.outer; ++o)
       for (int64_t i = 0; i < m; ++i) {
         const T* from = src + (o * m + i) * b.inner;
@@ -148,7 +148,7 @@ Tensor gather(const Tensor& x, int dim, const Indices& index) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = x.data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     int64_t n = 0;
     walk_except(index.shape, d, x.strides(), x.strides(), [&](int64_t offset, int64_t, int64_t) {
       const int64_t i = checked_index(index.values[static_cast<size_t>(n)], x.size(d), d, "gather");
@@ -169,7 +169,7 @@ Tensor scatter_add(const Tensor& x, int dim, const Indices& index, const Tensor&
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* from = src.data<T>();
-    T* to = out.data<T>();
+    T* to = out.mutable_data<T>();
     int64_t n = 0;
     walk_except(index.shape, d, out.strides(), src.strides(), [&](int64_t o, int64_t s, int64_t j) {
       to[o + index.values[static_cast<size_t>(n++)] * out.strides()[d]] += from[s + j * src.strides()[d]];
@@ -188,7 +188,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(shape, a.dtype());
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* o = out.data<T>();
+    T* o = out.mutable_data<T>();
     const T *pc = c.data<T>(), *pa = a.data<T>(), *pb = b.data<T>();
     detail::for_each_row<4>(shape,
                             {out.strides(), detail::broadcast_strides(c, shape, "where"),

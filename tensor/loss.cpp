@@ -34,7 +34,7 @@ Tensor nll_loss_terms(const Tensor& log_probs, std::span<const int64_t> labels, 
     const Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
     const T* w = wc.defined() ? wc.data<T>() : nullptr;
     const T* x = log_probs.data<T>();
-    T* l = terms.data<T>();
+    T* l = terms.mutable_data<T>();
     const int64_t s0 = log_probs.strides()[0], s1 = log_probs.strides()[1];
     for (int64_t i = 0; i < n; ++i) {
       const int64_t y = labels[static_cast<size_t>(i)];
@@ -64,7 +64,7 @@ Tensor nll_loss_backward(const Tensor& g, const Shape& log_probs_shape, std::spa
     const Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
     const T* w = wc.defined() ? wc.data<T>() : nullptr;
     const T* gp = gc.data<T>();
-    T* o = out.data<T>();
+    T* o = out.mutable_data<T>();
     for (int64_t i = 0; i < n; ++i) {
       const int64_t y = labels[static_cast<size_t>(i)];
       if (y == ignore_index) continue;

@@ -39,7 +39,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     for (int64_t i = 0; i < batches; ++i)
-      detail::gemm<T>(m, n, k, matrix_at<T>(a, i), matrix_at<T>(b, i), out.data<T>() + i * m * n, n, false);
+      detail::gemm<T>(m, n, k, matrix_at<T>(a, i), matrix_at<T>(b, i), out.mutable_data<T>() + i * m * n, n, false);
   });
   return out;
 }
@@ -59,7 +59,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const Tensor wt = weight.t();
-    detail::gemm<T>(n, out, in, matrix_at<T>(x, 0), matrix_at<T>(wt, 0), y.data<T>(), out, bias.defined());
+    detail::gemm<T>(n, out, in, matrix_at<T>(x, 0), matrix_at<T>(wt, 0), y.mutable_data<T>(), out, bias.defined());
   });
   return y;
 }

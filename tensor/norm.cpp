@@ -52,8 +52,8 @@ ChannelMoments channel_moments(const Tensor& x) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = l.data.data<T>();
-    T* mean = m.mean.data<T>();
-    T* var = m.var.data<T>();
+    T* mean = m.mean.mutable_data<T>();
+    T* var = m.var.mutable_data<T>();
     const double count = static_cast<double>(l.n * l.s);
     parallel_for(l.c, 2 * x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
@@ -85,7 +85,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& mean, const Tensor& invstd, con
     const T* src = l.data.data<T>();
     const T *mu = vectors[0].data<T>(), *is = vectors[1].data<T>();
     const T *w = data_or_null<T>(vectors[2]), *b = data_or_null<T>(vectors[3]);
-    T* dst = y.data<T>();
+    T* dst = y.mutable_data<T>();
     parallel_for(l.n * l.c, x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const int64_t c = row % l.c;
@@ -116,7 +116,7 @@ BatchNormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tenso
     using T = decltype(tag);
     const T *src = l.data.data<T>(), *grad = gc.data<T>();
     const T *mu = vectors[0].data<T>(), *is = vectors[1].data<T>(), *w = data_or_null<T>(vectors[2]);
-    T *dweight = grads.weight.data<T>(), *dbias = grads.bias.data<T>();
+    T *dweight = grads.weight.mutable_data<T>(), *dbias = grads.bias.mutable_data<T>();
     parallel_for(l.c, 2 * x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
         const T m = mu[c];
@@ -129,7 +129,7 @@ BatchNormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tenso
     if (!need_input) return;
     const T* sum_g = dbias;
     const T* sum_gx = dweight;  // sum g xhat
-    T* dx = grads.input.data<T>();
+    T* dx = grads.input.mutable_data<T>();
     const T count = static_cast<T>(l.n * l.s);
     parallel_for(l.n * l.c, x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
@@ -174,7 +174,7 @@ LayerNormResult layer_norm(const Tensor& x, int64_t features, const Tensor& weig
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T *src = xc.data<T>(), *w = data_or_null<T>(wc), *b = data_or_null<T>(bc);
-    T *dst = r.output.data<T>(), *mean = r.mean.data<T>(), *rstd = r.rstd.data<T>();
+    T *dst = r.output.mutable_data<T>(), *mean = r.mean.mutable_data<T>(), *rstd = r.rstd.mutable_data<T>();
     parallel_for(rows, 2 * x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const T* in = src + row * features;
@@ -211,7 +211,7 @@ LayerNormGrads layer_norm_backward(const Tensor& g, const Tensor& x, const Tenso
     using T = decltype(tag);
     const T *src = xc.data<T>(), *grad = gc.data<T>(), *w = data_or_null<T>(wc);
     const T *mu = mean.data<T>(), *is = rstd.data<T>();
-    T* dx = grads.input.data<T>();
+    T* dx = grads.input.mutable_data<T>();
     parallel_for(rows, 3 * x.numel(), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const T *in = src + row * features, *gin = grad + row * features;
@@ -243,8 +243,8 @@ LayerNormGrads layer_norm_backward(const Tensor& g, const Tensor& x, const Tenso
     }
     grads.weight = Tensor::empty(weight.shape(), x.dtype());
     grads.bias = Tensor::empty(weight.shape(), x.dtype());
-    std::copy(dweight.begin(), dweight.end(), grads.weight.data<T>());
-    std::copy(dbias.begin(), dbias.end(), grads.bias.data<T>());
+    std::copy(dweight.begin(), dweight.end(), grads.weight.mutable_data<T>());
+    std::copy(dbias.begin(), dbias.end(), grads.bias.mutable_data<T>());
   });
   return grads;
 }

@@ -72,7 +72,7 @@ Tensor reduce(const ReductionRows& r, Fold fold) {
   dispatch_dtype(r.source.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     parallel_for(r.rows, r.rows * r.cols, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) dst[i] = fold(src + i * r.row_stride, r.cols, r.col_stride);
     });
@@ -111,7 +111,7 @@ Tensor sum(const Tensor& x, std::span<const int> dims, bool keepdim) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     const int64_t blocks = (r.rows + kColumnBlock - 1) / kColumnBlock;
     parallel_for(blocks, r.rows * r.cols, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin * kColumnBlock; i < std::min(end * kColumnBlock, r.rows); i += kColumnBlock)
@@ -259,7 +259,7 @@ ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest, bo
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
-    T* values = out.values.data<T>();
+    T* values = out.values.mutable_data<T>();
     std::vector<int64_t> order(static_cast<size_t>(r.cols));
     for (int64_t row = 0; row < r.rows; ++row) {
       const T* p = src + row * r.row_stride;

@@ -26,7 +26,7 @@ Tensor along_rows(const char* op, const Tensor& x, int dim, RowFn row_fn) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = in.data<T>();
-    T* dst = out.data<T>();
+    T* dst = out.mutable_data<T>();
     parallel_for(rows, rows * cols * 8, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) row_fn(src + r * cols, dst + r * cols, cols);
     });
@@ -116,7 +116,7 @@ Tensor cross_entropy_backward(const Tensor& logits, std::span<const int64_t> lab
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
-    T* out = grad.data<T>();
+    T* out = grad.mutable_data<T>();
     const T scale = static_cast<T>(g / static_cast<double>(n));
     for (int64_t i = 0; i < n; ++i) {
       T max, log_sum;

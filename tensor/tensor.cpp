@@ -23,7 +23,7 @@ namespace {
 // dst[i] = src[i] over dst's shape, src broadcast to it, converting the element type.
 template <class D, class S>
 void copy_elements(const Tensor& dst, const Tensor& src, const Shape& src_strides) {
-  D* d = dst.data<D>();
+  D* d = dst.mutable_data<D>();
   const S* s = src.data<S>();
   detail::for_each_row<2>(dst.shape(), {dst.strides(), src_strides},
                           [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> inc) {
@@ -85,7 +85,7 @@ Tensor Tensor::arange(double start, double end, double step, DType dtype) {
   Tensor t = empty({count > 0 ? static_cast<int64_t>(count) : 0}, dtype);
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
@@ -96,7 +96,7 @@ static Tensor tensor_from_values(std::span<const T> values, const Shape& shape) 
   if (static_cast<int64_t>(values.size()) != shape.numel())
     throw Error("from_vector: " + std::to_string(values.size()) + " values do not fill shape " + shape.str());
   Tensor t = Tensor::empty(shape, dtype_of<T>());
-  std::copy(values.begin(), values.end(), t.data<T>());
+  std::copy(values.begin(), values.end(), t.mutable_data<T>());
   return t;
 }
 
@@ -112,7 +112,7 @@ Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& g
   Tensor t = empty(shape, dtype);
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(gen.uniform(low, high));
   });
   return t;
@@ -122,7 +122,7 @@ Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator&
   Tensor t = empty(shape, dtype);
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
   });
   return t;
@@ -307,7 +307,7 @@ const Tensor& Tensor::fill_(double value) const {
   check_defined(*this, "fill_");
   dispatch_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
-    T* p = data<T>();
+    T* p = mutable_data<T>();
     const T v = static_cast<T>(value);
     detail::for_each_row<1>(shape_, {strides_}, [&](std::array<int64_t, 1> off, int64_t n, std::array<int64_t, 1> inc) {
       for (int64_t i = 0; i < n; ++i) p[off[0] + i * inc[0]] = v;

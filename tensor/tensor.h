@@ -2,6 +2,7 @@
 // A CPU tensor: a shape, strides and an offset over shared, 64-byte aligned storage.
 // Views (reshape of contiguous data, transpose, permute, narrow, expand) share the storage;
 // contiguous() and clone() copy. The math on tensors is declared in tensor/kernels.h.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,10 +41,16 @@ class Storage {
 
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
+  // Counts the writes through any tensor viewing these bytes (Tensor::mutable_data): the tape compares it
+  // with the count at the forward, so an in-place edit between forward and backward is an error, not a
+  // silently wrong gradient. Atomic: kernels take their output pointers on several threads at once.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void* data_;
   std::size_t bytes_;
+  std::atomic<uint64_t> version_{0};
 };
 
 class Generator;
@@ -79,7 +86,10 @@ class Tensor {
   std::string str() const;  // "float32[32, 784]"
 
   // Pointer to the first element; T must match dtype(). Elements are at data<T>()[sum(index * stride)].
-  template <class T> T* data() const;
+  // data() reads; mutable_data() is for writing and counts as a write to the storage (version()).
+  template <class T> const T* data() const;
+  template <class T> T* mutable_data() const;
+  uint64_t version() const { return storage_ ? storage_->version() : 0; }
 
   // Element access for tests, printing and small loops; converts to double.
   double item() const;  // requires exactly one element
@@ -109,7 +119,8 @@ class Tensor {
   Tensor clone() const;
   Tensor to(DType dtype) const;  // itself when already of that dtype
 
-  // In place: a Tensor is a handle, so these write through a const one to the shared elements.
+  // In place: a Tensor is a handle, so these write through a const one to the shared elements (and count as
+  // a write, see version()).
   const Tensor& fill_(double value) const;
   const Tensor& copy_(const Tensor& src) const;  // src broadcasts to this shape; dtypes may differ
 
@@ -125,11 +136,18 @@ class Tensor {
 };
 
 template <class T>
-T* Tensor::data() const {
+const T* Tensor::data() const {
   if (!defined()) throw Error("data: the tensor is undefined");
   if (dtype_of<T>() != dtype_)
     throw Error(std::string("data: asked for ") + dtype_name(dtype_of<T>()) + " elements of a " + str() + " tensor");
-  return static_cast<T*>(storage_->data()) + offset_;
+  return static_cast<const T*>(storage_->data()) + offset_;
+}
+
+template <class T>
+T* Tensor::mutable_data() const {
+  T* p = const_cast<T*>(data<T>());
+  storage_->bump_version();
+  return p;
 }
 
 }  // namespace mt

@@ -97,5 +97,15 @@ TEST(Optim, AdamTakesDefaultOptions) {
   EXPECT_NEAR(p.value().item(), 1 - 1e-3, 1e-10) << "Adam's first step is lr sign(g)";
 }
 
+// PyTorch's error too: the step writes the weight that mul's backward reads.
+TEST(Optim, AStepBetweenAForwardAndItsBackwardIsCaught) {
+  const Var w(Tensor::full({2}, 1, DType::Float64), true), x(Tensor::full({2}, 3, DType::Float64));
+  const Var loss = sum(w * x);
+  loss.backward({.retain_graph = true});
+  optim::SGD sgd({w}, {.lr = 0.1});
+  sgd.step();
+  EXPECT_THROW(loss.backward(), Error);
+}
+
 }  // namespace
 }  // namespace mt::nn

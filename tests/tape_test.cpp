@@ -1,5 +1,6 @@
 // The tape's guarantees that keep a gradient from being silently wrong: a released graph is not walked
-// again, every leaf owns its gradient, and hooks see and may replace the gradients of a pass.
+// again, every leaf owns its gradient, an in-place edit of what a backward reads raises, and hooks see and
+// may replace the gradients of a pass.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -72,6 +73,30 @@ TEST(Tape, EveryLeafOwnsItsGradient) {
   const Var leaf(values({1, 2}), true);
   leaf.backward(g);
   EXPECT_FALSE(leaf.grad().shares_storage_with(g)) << "a leaf as the root";
+}
+
+// Regression: y = x * x; x.fill_(10); y.backward() gave 20 where the forward's x gives 4.
+TEST(Tape, AnInPlaceEditBetweenForwardAndBackwardRaisesNamingTheOp) {
+  const Var x(values({2}), true);
+  const Var y = sum(x * x);
+  x.value().fill_(10);
+  const std::string message = error_of([&] { y.backward(); });
+  EXPECT_NE(message.find("backward of 'mul'"), std::string::npos) << message;
+  EXPECT_NE(message.find("modified in place"), std::string::npos) << message;
+  EXPECT_FALSE(x.grad().defined());
+
+  const Var t = tanh(x);
+  t.value().mutable_data<double>()[0] = 0;
+  EXPECT_NE(error_of([&] { sum(t).backward(); }).find("'tanh': its result"), std::string::npos);
+
+  // Reading is not writing: the values, to_vector() and data() leave the version as it was.
+  const Var e = sum(exp(x));
+  const uint64_t version = x.value().version();
+  EXPECT_EQ(x.value().data<double>()[0], 10);
+  EXPECT_EQ(x.value().to_vector(), std::vector<double>{10});
+  EXPECT_EQ(x.value().version(), version);
+  e.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item(), std::exp(10.0));
 }
 
 TEST(Tape, HooksSeeThePassGradientAndMayReplaceIt) {

@@ -32,9 +32,9 @@ Tensor gather_rows(const Tensor& x, std::span<const int64_t> rows) {
     for (size_t i = 0; i < rows.size(); ++i) std::memcpy(to + i * row_bytes, from + rows[i] * row_bytes, row_bytes);
   };
   if (x.dtype() == DType::Float32) {
-    copy(x.data<float>(), out.data<float>());
+    copy(x.data<float>(), out.mutable_data<float>());
   } else {
-    copy(x.data<double>(), out.data<double>());
+    copy(x.data<double>(), out.mutable_data<double>());
   }
   return out;
 }
