@@ -61,5 +61,17 @@ inline Var operator-(const Var& x, double s) { return add(x, -s); }
 inline Var operator*(const Var& x, double s) { return mul(x, s); }
 inline Var operator*(double s, const Var& x) { return mul(x, s); }
 inline Var operator/(const Var& x, double s) { return mul(x, 1.0 / s); }
+inline Var operator+(double s, const Var& x) { return add(x, s); }
+inline Var operator-(double s, const Var& x) { return add(neg(x), s); }
+inline Var operator/(double s, const Var& x) { return mul(reciprocal(x), s); }
+// A Tensor operand is a constant: no gradient flows to it.
+inline Var operator+(const Var& a, const Tensor& b) { return add(a, Var(b)); }
+inline Var operator-(const Var& a, const Tensor& b) { return sub(a, Var(b)); }
+inline Var operator*(const Var& a, const Tensor& b) { return mul(a, Var(b)); }
+inline Var operator/(const Var& a, const Tensor& b) { return div(a, Var(b)); }
+inline Var operator+(const Tensor& a, const Var& b) { return add(Var(a), b); }
+inline Var operator-(const Tensor& a, const Var& b) { return sub(Var(a), b); }
+inline Var operator*(const Tensor& a, const Var& b) { return mul(Var(a), b); }
+inline Var operator/(const Tensor& a, const Var& b) { return div(Var(a), b); }
 
 }  // namespace mt

@@ -1,6 +1,7 @@
 #pragma once
 // Reductions over dims. Forward and backward side by side in reduce.cpp; the kernels are in tensor/reduce.cpp.
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -11,6 +12,13 @@ namespace mt {
 
 Var sum(const Var& x, std::span<const int> dims = {}, bool keepdim = false);   // sum over dims (all when empty)
 Var mean(const Var& x, std::span<const int> dims = {}, bool keepdim = false);  // sum / count (all when empty)
+// The same with the dims written in place, sum(x, {1}) (a braced list does not convert to std::span).
+inline Var sum(const Var& x, std::initializer_list<int> dims, bool keepdim = false) {
+  return sum(x, std::span<const int>(dims.begin(), dims.size()), keepdim);
+}
+inline Var mean(const Var& x, std::initializer_list<int> dims, bool keepdim = false) {
+  return mean(x, std::span<const int>(dims.begin(), dims.size()), keepdim);
+}
 Var max(const Var& x, int dim, bool keepdim = false);  // max over dim; the gradient goes to the first maximum
 
 

@@ -2,6 +2,7 @@
 // Shape ops: views of their input (no copy); the gradient is the inverse view of g. Forward and backward side by
 // side in shape.cpp; the views themselves are Tensor's (tensor/tensor.h).
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,12 @@ Var stack(std::span<const Var> xs, int dim);  // joined along a new dim; all sha
 std::vector<Var> split(const Var& x, int64_t split_size, int dim = 0);
 std::vector<Var> split(const Var& x, std::span<const int64_t> sizes, int dim = 0);
 std::vector<Var> chunk(const Var& x, int64_t chunks, int dim = 0);
+// The same with the list written in place, permute(x, {2, 0, 1}), cat({a, b}, 0).
+inline Var permute(const Var& x, std::initializer_list<int> dims) {
+  return permute(x, std::span<const int>(dims.begin(), dims.size()));
+}
+inline Var cat(std::initializer_list<Var> xs, int dim) { return cat(std::span<const Var>(xs.begin(), xs.size()), dim); }
+inline Var stack(std::initializer_list<Var> xs, int dim) { return stack(std::span<const Var>(xs.begin(), xs.size()), dim); }
 
 inline constexpr std::string_view kShapeOps[] = {"reshape", "transpose", "permute", "narrow", "select", "slice",
                                                  "unsqueeze", "squeeze", "expand", "cat", "stack"};

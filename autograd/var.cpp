@@ -1,6 +1,7 @@
 #include "autograd/var.h"
 
 #include <algorithm>
+#include <ostream>
 #include <string>
 #include <unordered_set>
 
@@ -247,6 +248,12 @@ Var record(const char* name, Tensor value, std::span<const Var> inputs, Backward
     for (const Var& input : inputs) node->inputs.push_back({input.node_, input.node_->value.version()});
   }
   return Var(std::move(node));
+}
+
+std::ostream& operator<<(std::ostream& os, const Var& v) {
+  if (!v.defined()) return os << "Var(undefined)";
+  if (!v.is_leaf()) return os << to_string(v.value(), std::string(", grad_fn=") + v.op());
+  return os << to_string(v.value(), v.requires_grad() ? ", requires_grad=true" : "");
 }
 
 NoGradGuard::NoGradGuard() : previous_(recording) { recording = false; }

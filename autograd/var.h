@@ -8,6 +8,7 @@
 // forward computed with tensor kernels and a backward passed to record(): see "Adding an op" in README.md.
 #include <functional>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <utility>
@@ -110,6 +111,10 @@ class Var {
   const detail::Node& node(const char* what) const;
   std::shared_ptr<detail::Node> node_;
 };
+
+// The value as PyTorch prints a tensor, with ", requires_grad=true" for a leaf that requires a gradient and
+// ", grad_fn=mul" for the result of an op.
+std::ostream& operator<<(std::ostream& os, const Var& v);
 
 // The tape's single entry point: returns `value` as the result of op `name` on `inputs`, recording
 // `backward` when recording is on and some input requires a gradient.

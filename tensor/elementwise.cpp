@@ -1,101 +1,11 @@
-// Elementwise kernels: every one is a strided loop (detail::for_each_row) around a scalar formula.
+// Elementwise kernels: every one is elementwise() (tensor/elementwise.h), a strided loop around a scalar formula.
 #include <cmath>
 #include <string>
 
 #include "tensor/elementwise.h"
-#include "tensor/strided.h"
 
 namespace mt {
 namespace {
-
-void check_operand(const Tensor& t, const char* op) {
-  if (!t.defined()) throw Error(std::string(op) + ": an operand is undefined");
-}
-
-template <class Op>
-Tensor binary(const char* name, const Tensor& a, const Tensor& b, Op op) {
-  check_operand(a, name);
-  check_operand(b, name);
-  if (a.dtype() != b.dtype())
-    throw Error(std::string(name) + ": dtypes differ: " + a.str() + " and " + b.str());
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::empty(shape, a.dtype());
-  dispatch_dtype(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* o = out.mutable_data<T>();
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    detail::for_each_row<3>(
-        shape, {out.strides(), detail::broadcast_strides(a, shape, name), detail::broadcast_strides(b, shape, name)},
-        [&](std::array<int64_t, 3> off, int64_t n, std::array<int64_t, 3> inc) {
-          T* y = o + off[0];
-          const T* x0 = pa + off[1];
-          const T* x1 = pb + off[2];
-          // The output is contiguous, so its inner stride is 1; specialise the common operand layouts.
-          if (inc[1] == 1 && inc[2] == 1) {
-            for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], x1[i]);
-          } else if (inc[1] == 1 && inc[2] == 0) {
-            const T v = *x1;
-            for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], v);
-          } else {
-            for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i * inc[1]], x1[i * inc[2]]);
-          }
-        });
-  });
-  return out;
-}
-
-template <class Op>
-Tensor unary(const char* name, const Tensor& x, Op op) {
-  check_operand(x, name);
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  dispatch_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* o = out.mutable_data<T>();
-    const T* px = x.data<T>();
-    detail::for_each_row<2>(x.shape(), {out.strides(), x.strides()},
-                            [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> inc) {
-                              T* y = o + off[0];
-                              const T* v = px + off[1];
-                              if (inc[1] == 1) {
-                                for (int64_t i = 0; i < n; ++i) y[i] = op(v[i]);
-                              } else {
-                                for (int64_t i = 0; i < n; ++i) y[i] = op(v[i * inc[1]]);
-                              }
-                            });
-  });
-  return out;
-}
-
-// out = op(a, b, c), all three broadcast to one shape.
-template <class Op>
-Tensor ternary(const char* name, const Tensor& a, const Tensor& b, const Tensor& c, Op op) {
-  check_operand(a, name);
-  check_operand(b, name);
-  check_operand(c, name);
-  if (a.dtype() != b.dtype() || a.dtype() != c.dtype())
-    throw Error(std::string(name) + ": dtypes differ: " + a.str() + ", " + b.str() + " and " + c.str());
-  const Shape shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), name), c.shape(), name);
-  Tensor out = Tensor::empty(shape, a.dtype());
-  dispatch_dtype(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* o = out.mutable_data<T>();
-    const T *pa = a.data<T>(), *pb = b.data<T>(), *pc = c.data<T>();
-    detail::for_each_row<4>(shape,
-                            {out.strides(), detail::broadcast_strides(a, shape, name),
-                             detail::broadcast_strides(b, shape, name), detail::broadcast_strides(c, shape, name)},
-                            [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> inc) {
-                              T* y = o + off[0];
-                              const T *x0 = pa + off[1], *x1 = pb + off[2], *x2 = pc + off[3];
-                              if (inc[1] == 1 && inc[2] == 1 && inc[3] == 1) {
-                                for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], x1[i], x2[i]);
-                              } else {
-                                for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i * inc[1]], x1[i * inc[2]], x2[i * inc[3]]);
-                              }
-                            });
-  });
-  return out;
-}
 
 template <class T>
 T stable_sigmoid(T x) {
@@ -111,14 +21,14 @@ constexpr double kGeluCubic = 0.044715;
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b, [](auto x, auto y) { return x + y; }); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b, [](auto x, auto y) { return x - y; }); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b, [](auto x, auto y) { return x * y; }); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b, [](auto x, auto y) { return x / y; }); }
+Tensor add(const Tensor& a, const Tensor& b) { return elementwise("add", a, b, [](auto x, auto y) { return x + y; }); }
+Tensor sub(const Tensor& a, const Tensor& b) { return elementwise("sub", a, b, [](auto x, auto y) { return x - y; }); }
+Tensor mul(const Tensor& a, const Tensor& b) { return elementwise("mul", a, b, [](auto x, auto y) { return x * y; }); }
+Tensor div(const Tensor& a, const Tensor& b) { return elementwise("div", a, b, [](auto x, auto y) { return x / y; }); }
 
 template <class Cmp>
 static Tensor compare(const char* name, const Tensor& a, const Tensor& b, Cmp cmp) {
-  return binary(name, a, b, [cmp](auto x, auto y) { return cmp(x, y) ? decltype(x)(1) : decltype(x)(0); });
+  return elementwise(name, a, b, [cmp](auto x, auto y) { return cmp(x, y) ? decltype(x)(1) : decltype(x)(0); });
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto x, auto y) { return x == y; }); }
@@ -128,69 +38,69 @@ Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto x, auto y) { return x >= y; }); }
 
 Tensor add(const Tensor& x, double s) {
-  return unary("add", x, [s](auto v) { return v + static_cast<decltype(v)>(s); });
+  return elementwise("add", x, [s](auto v) { return v + static_cast<decltype(v)>(s); });
 }
 Tensor mul(const Tensor& x, double s) {
-  return unary("mul", x, [s](auto v) { return v * static_cast<decltype(v)>(s); });
+  return elementwise("mul", x, [s](auto v) { return v * static_cast<decltype(v)>(s); });
 }
 Tensor pow(const Tensor& x, double p) {
-  if (p == 2) return unary("pow", x, [](auto v) { return v * v; });
-  return unary("pow", x, [p](auto v) { return std::pow(v, static_cast<decltype(v)>(p)); });
+  if (p == 2) return elementwise("pow", x, [](auto v) { return v * v; });
+  return elementwise("pow", x, [p](auto v) { return std::pow(v, static_cast<decltype(v)>(p)); });
 }
 
-Tensor neg(const Tensor& x) { return unary("neg", x, [](auto v) { return -v; }); }
-Tensor exp(const Tensor& x) { return unary("exp", x, [](auto v) { return std::exp(v); }); }
-Tensor log(const Tensor& x) { return unary("log", x, [](auto v) { return std::log(v); }); }
-Tensor sqrt(const Tensor& x) { return unary("sqrt", x, [](auto v) { return std::sqrt(v); }); }
-Tensor relu(const Tensor& x) { return unary("relu", x, [](auto v) { return v > 0 || v != v ? v : decltype(v)(0); }); }
-Tensor sigmoid(const Tensor& x) { return unary("sigmoid", x, [](auto v) { return stable_sigmoid(v); }); }
-Tensor tanh(const Tensor& x) { return unary("tanh", x, [](auto v) { return std::tanh(v); }); }
+Tensor neg(const Tensor& x) { return elementwise("neg", x, [](auto v) { return -v; }); }
+Tensor exp(const Tensor& x) { return elementwise("exp", x, [](auto v) { return std::exp(v); }); }
+Tensor log(const Tensor& x) { return elementwise("log", x, [](auto v) { return std::log(v); }); }
+Tensor sqrt(const Tensor& x) { return elementwise("sqrt", x, [](auto v) { return std::sqrt(v); }); }
+Tensor relu(const Tensor& x) { return elementwise("relu", x, [](auto v) { return v > 0 || v != v ? v : decltype(v)(0); }); }
+Tensor sigmoid(const Tensor& x) { return elementwise("sigmoid", x, [](auto v) { return stable_sigmoid(v); }); }
+Tensor tanh(const Tensor& x) { return elementwise("tanh", x, [](auto v) { return std::tanh(v); }); }
 
-Tensor abs(const Tensor& x) { return unary("abs", x, [](auto v) { return std::abs(v); }); }
+Tensor abs(const Tensor& x) { return elementwise("abs", x, [](auto v) { return std::abs(v); }); }
 Tensor sign(const Tensor& x) {
-  return unary("sign", x, [](auto v) { return v > 0 ? decltype(v)(1) : v < 0 ? decltype(v)(-1) : v; });
+  return elementwise("sign", x, [](auto v) { return v > 0 ? decltype(v)(1) : v < 0 ? decltype(v)(-1) : v; });
 }
-Tensor log1p(const Tensor& x) { return unary("log1p", x, [](auto v) { return std::log1p(v); }); }
-Tensor expm1(const Tensor& x) { return unary("expm1", x, [](auto v) { return std::expm1(v); }); }
-Tensor sin(const Tensor& x) { return unary("sin", x, [](auto v) { return std::sin(v); }); }
-Tensor cos(const Tensor& x) { return unary("cos", x, [](auto v) { return std::cos(v); }); }
-Tensor square(const Tensor& x) { return unary("square", x, [](auto v) { return v * v; }); }
-Tensor rsqrt(const Tensor& x) { return unary("rsqrt", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); }); }
-Tensor reciprocal(const Tensor& x) { return unary("reciprocal", x, [](auto v) { return decltype(v)(1) / v; }); }
+Tensor log1p(const Tensor& x) { return elementwise("log1p", x, [](auto v) { return std::log1p(v); }); }
+Tensor expm1(const Tensor& x) { return elementwise("expm1", x, [](auto v) { return std::expm1(v); }); }
+Tensor sin(const Tensor& x) { return elementwise("sin", x, [](auto v) { return std::sin(v); }); }
+Tensor cos(const Tensor& x) { return elementwise("cos", x, [](auto v) { return std::cos(v); }); }
+Tensor square(const Tensor& x) { return elementwise("square", x, [](auto v) { return v * v; }); }
+Tensor rsqrt(const Tensor& x) { return elementwise("rsqrt", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); }); }
+Tensor reciprocal(const Tensor& x) { return elementwise("reciprocal", x, [](auto v) { return decltype(v)(1) / v; }); }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
-  return unary("clamp", x, [lo, hi](auto v) {
+  return elementwise("clamp", x, [lo, hi](auto v) {
     using T = decltype(v);
     return v < static_cast<T>(lo) ? static_cast<T>(lo) : v > static_cast<T>(hi) ? static_cast<T>(hi) : v;
   });
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
+  return elementwise("maximum", a, b, [](auto x, auto y) { return x > y || x != x ? x : y; });
 }
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
+  return elementwise("minimum", a, b, [](auto x, auto y) { return x < y || x != x ? x : y; });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
-  return unary("leaky_relu", x, [slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(slope); });
+  return elementwise("leaky_relu", x, [slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(slope); });
 }
 Tensor elu(const Tensor& x, double alpha) {
-  return unary("elu", x, [alpha](auto v) { return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v); });
+  return elementwise("elu", x, [alpha](auto v) { return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v); });
 }
 Tensor gelu(const Tensor& x, bool tanh_approximation) {
   if (tanh_approximation)
-    return unary("gelu", x, [](auto v) {
+    return elementwise("gelu", x, [](auto v) {
       using T = decltype(v);
       return T(0.5) * v * (T(1) + std::tanh(T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v)));
     });
-  return unary("gelu", x, [](auto v) {
+  return elementwise("gelu", x, [](auto v) {
     using T = decltype(v);
     return T(0.5) * v * (T(1) + std::erf(v * T(kSqrt1_2)));
   });
 }
-Tensor silu(const Tensor& x) { return unary("silu", x, [](auto v) { return v * stable_sigmoid(v); }); }
+Tensor silu(const Tensor& x) { return elementwise("silu", x, [](auto v) { return v * stable_sigmoid(v); }); }
 Tensor softplus(const Tensor& x, double beta, double threshold) {
-  return unary("softplus", x, [beta, threshold](auto v) {
+  return elementwise("softplus", x, [beta, threshold](auto v) {
     using T = decltype(v);
     const T bx = v * static_cast<T>(beta);
     return bx > static_cast<T>(threshold) ? v : std::log1p(std::exp(bx)) / static_cast<T>(beta);
@@ -198,47 +108,47 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
 }
 
 Tensor clamp_backward(const Tensor& g, const Tensor& x, double lo, double hi) {
-  return binary("clamp_backward", g, x, [lo, hi](auto gv, auto xv) {
+  return elementwise("clamp_backward", g, x, [lo, hi](auto gv, auto xv) {
     using T = decltype(gv);
     return xv >= static_cast<T>(lo) && xv <= static_cast<T>(hi) ? gv : T(0);
   });
 }
 Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
-  return binary("leaky_relu_backward", g, x,
+  return elementwise("leaky_relu_backward", g, x,
                 [slope](auto gv, auto xv) { return xv > 0 ? gv : gv * static_cast<decltype(gv)>(slope); });
 }
 Tensor elu_backward(const Tensor& g, const Tensor& x, double alpha) {
-  return binary("elu_backward", g, x, [alpha](auto gv, auto xv) {
+  return elementwise("elu_backward", g, x, [alpha](auto gv, auto xv) {
     return xv > 0 ? gv : gv * static_cast<decltype(gv)>(alpha) * std::exp(xv);
   });
 }
 Tensor gelu_backward(const Tensor& g, const Tensor& x, bool tanh_approximation) {
   if (tanh_approximation)
-    return binary("gelu_backward", g, x, [](auto gv, auto xv) {
+    return elementwise("gelu_backward", g, x, [](auto gv, auto xv) {
       using T = decltype(gv);
       const T x2 = xv * xv, t = std::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * x2 * xv));
       return gv * (T(0.5) * (T(1) + t) + T(0.5) * xv * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x2));
     });
-  return binary("gelu_backward", g, x, [](auto gv, auto xv) {
+  return elementwise("gelu_backward", g, x, [](auto gv, auto xv) {
     using T = decltype(gv);
     return gv * (T(0.5) * (T(1) + std::erf(xv * T(kSqrt1_2))) + xv * T(kInvSqrt2Pi) * std::exp(T(-0.5) * xv * xv));
   });
 }
 Tensor silu_backward(const Tensor& g, const Tensor& x) {
-  return binary("silu_backward", g, x, [](auto gv, auto xv) {
+  return elementwise("silu_backward", g, x, [](auto gv, auto xv) {
     const auto s = stable_sigmoid(xv);
     return gv * s * (1 + xv * (1 - s));
   });
 }
 Tensor softplus_backward(const Tensor& g, const Tensor& x, double beta, double threshold) {
-  return binary("softplus_backward", g, x, [beta, threshold](auto gv, auto xv) {
+  return elementwise("softplus_backward", g, x, [beta, threshold](auto gv, auto xv) {
     using T = decltype(gv);
     const T bx = xv * static_cast<T>(beta);
     return bx > static_cast<T>(threshold) ? gv : gv * stable_sigmoid(bx);
   });
 }
 Tensor extremum_backward(const Tensor& g, const Tensor& a, const Tensor& b, bool maximum) {
-  return ternary("extremum_backward", g, a, b, [maximum](auto gv, auto av, auto bv) {
+  return elementwise("extremum_backward", g, a, b, [maximum](auto gv, auto av, auto bv) {
     using T = decltype(gv);
     if (av == bv) return gv * T(0.5);
     return (maximum ? av > bv : av < bv) || av != av ? gv : T(0);
@@ -246,13 +156,13 @@ Tensor extremum_backward(const Tensor& g, const Tensor& a, const Tensor& b, bool
 }
 
 Tensor relu_backward(const Tensor& g, const Tensor& x) {
-  return binary("relu_backward", g, x, [](auto gv, auto xv) { return xv > 0 ? gv : decltype(gv)(0); });
+  return elementwise("relu_backward", g, x, [](auto gv, auto xv) { return xv > 0 ? gv : decltype(gv)(0); });
 }
 Tensor sigmoid_backward(const Tensor& g, const Tensor& y) {
-  return binary("sigmoid_backward", g, y, [](auto gv, auto yv) { return gv * yv * (1 - yv); });
+  return elementwise("sigmoid_backward", g, y, [](auto gv, auto yv) { return gv * yv * (1 - yv); });
 }
 Tensor tanh_backward(const Tensor& g, const Tensor& y) {
-  return binary("tanh_backward", g, y, [](auto gv, auto yv) { return gv * (1 - yv * yv); });
+  return elementwise("tanh_backward", g, y, [](auto gv, auto yv) { return gv * (1 - yv * yv); });
 }
 
 }  // namespace mt

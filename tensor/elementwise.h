@@ -1,6 +1,9 @@
 #pragma once
 // Elementwise kernels (elementwise.cpp). Binary ops broadcast like NumPy and need both operands of the same
 // dtype. Each declaration carries its formula; "x" is the input, "g" an upstream gradient.
+#include <string>
+
+#include "tensor/strided.h"
 #include "tensor/tensor.h"
 
 namespace mt {
@@ -75,5 +78,107 @@ inline Tensor operator-(const Tensor& x, double s) { return add(x, -s); }
 inline Tensor operator*(const Tensor& x, double s) { return mul(x, s); }
 inline Tensor operator/(const Tensor& x, double s) { return mul(x, 1.0 / s); }
 inline Tensor operator*(double s, const Tensor& x) { return mul(x, s); }
+inline Tensor operator+(double s, const Tensor& x) { return add(x, s); }
+inline Tensor operator-(double s, const Tensor& x) { return add(neg(x), s); }
+inline Tensor operator/(double s, const Tensor& x) { return mul(reciprocal(x), s); }
+
+// Writing an elementwise kernel, built in or a user's (README.md, "Adding an op"): elementwise(name, x, op) is
+// y[i] = op(x[i]) for x of any layout; elementwise(name, a, b, op) is op(a[i], b[i]) and elementwise(name, a, b,
+// c, op) op(a[i], b[i], c[i]), the operands broadcast like NumPy and of one dtype. op is called with float or
+// double values, as the tensors are, so it is written once as a generic lambda:
+//   Tensor y = elementwise("cube", x, [](auto v) { return v * v * v; });
+// The result is a new contiguous tensor; `name` is the op that errors name (an undefined operand, dtypes that
+// differ, shapes that do not broadcast). The loops run in parallel over rows, so op must not keep state.
+namespace detail {
+inline void check_elementwise_operand(const Tensor& t, const char* op) {
+  if (!t.defined()) throw Error(std::string(op) + ": an operand is undefined");
+}
+
+}  // namespace detail
+
+template <class Op>
+Tensor elementwise(const char* name, const Tensor& a, const Tensor& b, Op op) {
+  detail::check_elementwise_operand(a, name);
+  detail::check_elementwise_operand(b, name);
+  if (a.dtype() != b.dtype())
+    throw Error(std::string(name) + ": dtypes differ: " + a.str() + " and " + b.str());
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = Tensor::empty(shape, a.dtype());
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.mutable_data<T>();
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    detail::for_each_row<3>(
+        shape, {out.strides(), detail::broadcast_strides(a, shape, name), detail::broadcast_strides(b, shape, name)},
+        [&](std::array<int64_t, 3> off, int64_t n, std::array<int64_t, 3> inc) {
+          T* y = o + off[0];
+          const T* x0 = pa + off[1];
+          const T* x1 = pb + off[2];
+          // The output is contiguous, so its inner stride is 1; specialise the common operand layouts.
+          if (inc[1] == 1 && inc[2] == 1) {
+            for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], x1[i]);
+          } else if (inc[1] == 1 && inc[2] == 0) {
+            const T v = *x1;
+            for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], v);
+          } else {
+            for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i * inc[1]], x1[i * inc[2]]);
+          }
+        });
+  });
+  return out;
+}
+
+template <class Op>
+Tensor elementwise(const char* name, const Tensor& x, Op op) {
+  detail::check_elementwise_operand(x, name);
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  dispatch_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.mutable_data<T>();
+    const T* px = x.data<T>();
+    detail::for_each_row<2>(x.shape(), {out.strides(), x.strides()},
+                            [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> inc) {
+                              T* y = o + off[0];
+                              const T* v = px + off[1];
+                              if (inc[1] == 1) {
+                                for (int64_t i = 0; i < n; ++i) y[i] = op(v[i]);
+                              } else {
+                                for (int64_t i = 0; i < n; ++i) y[i] = op(v[i * inc[1]]);
+                              }
+                            });
+  });
+  return out;
+}
+
+template <class Op>
+Tensor elementwise(const char* name, const Tensor& a, const Tensor& b, const Tensor& c, Op op) {
+  detail::check_elementwise_operand(a, name);
+  detail::check_elementwise_operand(b, name);
+  detail::check_elementwise_operand(c, name);
+  if (a.dtype() != b.dtype() || a.dtype() != c.dtype())
+    throw Error(std::string(name) + ": dtypes differ: " + a.str() + ", " + b.str() + " and " + c.str());
+  const Shape shape = broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), name), c.shape(), name);
+  Tensor out = Tensor::empty(shape, a.dtype());
+  dispatch_dtype(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.mutable_data<T>();
+    const T *pa = a.data<T>(), *pb = b.data<T>(), *pc = c.data<T>();
+    detail::for_each_row<4>(shape,
+                            {out.strides(), detail::broadcast_strides(a, shape, name),
+                             detail::broadcast_strides(b, shape, name), detail::broadcast_strides(c, shape, name)},
+                            [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> inc) {
+                              T* y = o + off[0];
+                              const T *x0 = pa + off[1], *x1 = pb + off[2], *x2 = pc + off[3];
+                              if (inc[1] == 1 && inc[2] == 1 && inc[3] == 1) {
+                                for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i], x1[i], x2[i]);
+                              } else {
+                                for (int64_t i = 0; i < n; ++i) y[i] = op(x0[i * inc[1]], x1[i * inc[2]], x2[i * inc[3]]);
+                              }
+                            });
+  });
+  return out;
+}
+
 
 }  // namespace mt

@@ -2,6 +2,7 @@
 // Reduction kernels (reduce.cpp) over `dims` (all dims when empty); keepdim leaves them as size 1. Each output
 // element is reduced by one thread in a fixed order, so results do not depend on the thread count.
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -12,6 +13,13 @@ namespace mt {
 
 Tensor sum(const Tensor& x, std::span<const int> dims = {}, bool keepdim = false);   // sum over dims
 Tensor mean(const Tensor& x, std::span<const int> dims = {}, bool keepdim = false);  // sum / count
+// The same with the dims written in place, sum(x, {1}) (a braced list does not convert to std::span).
+inline Tensor sum(const Tensor& x, std::initializer_list<int> dims, bool keepdim = false) {
+  return sum(x, std::span<const int>(dims.begin(), dims.size()), keepdim);
+}
+inline Tensor mean(const Tensor& x, std::initializer_list<int> dims, bool keepdim = false) {
+  return mean(x, std::span<const int>(dims.begin(), dims.size()), keepdim);
+}
 Tensor max(const Tensor& x, int dim, bool keepdim = false);                          // max over dim
 std::vector<int64_t> argmax(const Tensor& x, int dim);  // indices in row-major order of the other dims
 void argmax(const Tensor& x, int dim, std::vector<int64_t>& indices);  // the same, reusing indices' memory

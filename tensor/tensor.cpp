@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
+#include <ostream>
 
 #include "tensor/random.h"
 #include "tensor/strided.h"
@@ -42,6 +44,102 @@ void check_defined(const Tensor& t, const char* op) {
 }
 
 }  // namespace
+
+namespace {
+
+// How every element of one printed tensor is written, chosen from all its finite values as PyTorch does:
+// whole numbers as "3.", others with 4 decimals, scientific past 1e8 or when the magnitudes span more than 1e3.
+struct ValueFormat {
+  bool whole = true, scientific = false;
+  int width = 1;
+
+  std::string operator()(double v) const {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[64];
+    if (scientific) std::snprintf(buf, sizeof buf, "%.4e", v);
+    else if (whole) std::snprintf(buf, sizeof buf, "%.0f.", v);
+    else std::snprintf(buf, sizeof buf, "%.4f", v);
+    return buf;
+  }
+};
+
+// PyTorch's print options: summarise past 1000 elements, to 3 at each end of a dim; lines of 80 characters.
+constexpr int64_t kSummaryThreshold = 1000, kEdgeItems = 3;
+constexpr int kLineWidth = 80;
+
+// The indices of a dim that are printed; -1 stands for the "..." of a summarised dim.
+std::vector<int64_t> shown_indices(int64_t size, bool summarise) {
+  std::vector<int64_t> shown;
+  if (summarise && size > 2 * kEdgeItems) {
+    for (int64_t i = 0; i < kEdgeItems; ++i) shown.push_back(i);
+    shown.push_back(-1);
+    for (int64_t i = size - kEdgeItems; i < size; ++i) shown.push_back(i);
+  } else {
+    for (int64_t i = 0; i < size; ++i) shown.push_back(i);
+  }
+  return shown;
+}
+
+void print_values(std::string& out, const double* p, const Shape& shape, const Shape& strides, int dim,
+                  int indent, bool summarise, const ValueFormat& format) {
+  const std::vector<int64_t> shown = shown_indices(shape[dim], summarise);
+  out += '[';
+  if (dim == shape.size() - 1) {
+    const int per_line = std::max(1, (kLineWidth - indent - 1) / (format.width + 2));
+    for (size_t k = 0; k < shown.size(); ++k) {
+      if (k > 0) out += k % per_line == 0 ? ",\n" + std::string(indent + 1, ' ') : ", ";
+      if (shown[k] < 0) {
+        out += " ...";
+        continue;
+      }
+      const std::string v = format(p[shown[k] * strides[dim]]);
+      out += std::string(std::max<size_t>(format.width, v.size()) - v.size(), ' ') + v;
+    }
+  } else {
+    // Rows on their own lines, a blank line between 2-D blocks.
+    const std::string separator = "," + std::string(shape.size() - 1 - dim, '\n') + std::string(indent + 1, ' ');
+    for (size_t k = 0; k < shown.size(); ++k) {
+      if (k > 0) out += separator;
+      if (shown[k] < 0) {
+        out += "...";
+        continue;
+      }
+      print_values(out, p + shown[k] * strides[dim], shape, strides, dim + 1, indent + 1, summarise, format);
+    }
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string to_string(const Tensor& t, const std::string& suffix) {
+  if (!t.defined()) return "tensor(undefined)";
+  const Tensor values = t.to(DType::Float64);
+  const bool summarise = t.numel() > kSummaryThreshold;
+  ValueFormat format;
+  double max_abs = 0, min_abs = INFINITY;
+  for (double v : values.to_vector()) {
+    if (!std::isfinite(v)) continue;
+    format.whole = format.whole && v == std::nearbyint(v);
+    max_abs = std::max(max_abs, std::abs(v));
+    if (v != 0) min_abs = std::min(min_abs, std::abs(v));
+  }
+  format.scientific = min_abs != INFINITY && (max_abs > 1e8 || max_abs / min_abs > 1e3 || (!format.whole && min_abs < 1e-4));
+  for (double v : values.to_vector()) format.width = std::max<int>(format.width, static_cast<int>(format(v).size()));
+  std::string out = "tensor(";
+  if (t.dim() == 0) {
+    out += format(values.item());
+  } else if (t.numel() == 0) {
+    out += "[], size=" + t.shape().str();
+  } else {
+    print_values(out, values.data<double>(), values.shape(), values.strides(), 0, 7, summarise, format);
+  }
+  if (t.dtype() != DType::Float32) out += std::string(", dtype=") + dtype_name(t.dtype());
+  return out + suffix + ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << to_string(t); }
 
 Shape detail::broadcast_strides(const Tensor& t, const Shape& shape, const char* op) {
   if (broadcast_shapes(t.shape(), shape, op) != shape)

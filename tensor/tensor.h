@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -68,6 +70,13 @@ class Tensor {
   static Tensor arange(double start, double end, double step = 1, DType dtype = DType::Float32);
   static Tensor from_vector(std::span<const float> values, const Shape& shape);
   static Tensor from_vector(std::span<const double> values, const Shape& shape);
+  // from_vector({1.f, 2.f}, {2}): a braced list does not convert to std::span.
+  static Tensor from_vector(std::initializer_list<float> values, const Shape& shape) {
+    return from_vector(std::span<const float>(values.begin(), values.size()), shape);
+  }
+  static Tensor from_vector(std::initializer_list<double> values, const Shape& shape) {
+    return from_vector(std::span<const double>(values.begin(), values.size()), shape);
+  }
   static Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::Float32);
   static Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype = DType::Float32);
 
@@ -134,6 +143,12 @@ class Tensor {
   int64_t offset_ = 0;
   DType dtype_ = DType::Float32;
 };
+
+// The values as PyTorch prints them, "tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]], dtype=float64)": 4
+// decimals (whole numbers as "3."; scientific when magnitudes span more than 1e3), a dtype other than float32
+// named, more than 1000 elements summarised to 3 at each end of every dim. `suffix` goes before the ")".
+std::string to_string(const Tensor& t, const std::string& suffix = "");
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 template <class T>
 const T* Tensor::data() const {
