@@ -293,6 +293,45 @@ TEST_F(AppTest, CtrlCTermAndHupFinishTheStepSaveAndExitWith128PlusTheSignal) {
   }
 }
 
+// Ctrl-C after the last epoch, while the cnn tests 9500 images and the figures are drawn: the run still prints
+// its test accuracy to a piped stdout, writes what it can and exits 130 (it was killed by the signal before).
+TEST_F(AppTest, CtrlCDuringTheFinalEvaluationAndFiguresStillReportsAndExits130) {
+  REQUIRE_MNIST();
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(out[0]);
+    if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(out[1], STDERR_FILENO) < 0) _exit(99);
+    const std::string data = MT_MNIST_DIR, dir = dir_.string();
+    execl(MT_MNIST_APP, MT_MNIST_APP, "--model", "cnn", "--data", data.c_str(), "--train-on-test", "500", "--val-size",
+          "100", "--epochs", "1", "--quiet", "--out", dir.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  ASSERT_GT(pid, 0);
+  close(out[1]);
+  std::string output;
+  bool signalled = false;
+  char buffer[4096];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) {
+    output.append(buffer, static_cast<size_t>(n));
+    // The epoch's line is printed once it is trained; the test split and the figures come after it.
+    if (!signalled && output.find("Epoch 1/1") != std::string::npos) {
+      kill(pid, SIGINT);
+      signalled = true;
+    }
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(signalled) << output;
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << ": " << output;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << output;
+  EXPECT_NE(output.find("Test accuracy: 0."), std::string::npos) << output;
+  EXPECT_NE(output.find("Interrupted: saved the model and metrics so far."), std::string::npos) << output;
+  EXPECT_NE(read_file(dir_ / "metrics.json").find("\"test_accuracy\": 0."), std::string::npos);
+}
+
 // --- Faults and hostile input ---------------------------------------------------------------------------
 
 // A small, quick run: 1000 training images, 100 validating, a 16-unit mlp.
