@@ -31,8 +31,24 @@ Var var(const Var& x, std::span<const int> dims = {}, bool unbiased = true, bool
 Var var(const Var& x, std::span<const int> dims, Correction correction, bool keepdim = false);      // sum (x - mean)^2 / (N - c)
 Var std(const Var& x, std::span<const int> dims = {}, bool unbiased = true, bool keepdim = false);  // var^(1/2); gradient 0 where it is 0
 Var std(const Var& x, std::span<const int> dims, Correction correction, bool keepdim = false);
+// The same with the dims written in place, var(x, {1}).
+inline Var var(const Var& x, std::initializer_list<int> dims, bool unbiased = true, bool keepdim = false) {
+  return var(x, std::span<const int>(dims.begin(), dims.size()), unbiased, keepdim);
+}
+inline Var var(const Var& x, std::initializer_list<int> dims, Correction correction, bool keepdim = false) {
+  return var(x, std::span<const int>(dims.begin(), dims.size()), correction, keepdim);
+}
+inline Var std(const Var& x, std::initializer_list<int> dims, bool unbiased = true, bool keepdim = false) {
+  return std(x, std::span<const int>(dims.begin(), dims.size()), unbiased, keepdim);
+}
+inline Var std(const Var& x, std::initializer_list<int> dims, Correction correction, bool keepdim = false) {
+  return std(x, std::span<const int>(dims.begin(), dims.size()), correction, keepdim);
+}
 // ln sum e^x, stably (m + ln sum e^(x - m)); gradient e^(x - y). inf stays inf, all -inf gives -inf, NaN propagates.
 Var logsumexp(const Var& x, std::span<const int> dims, bool keepdim = false);
+inline Var logsumexp(const Var& x, std::initializer_list<int> dims, bool keepdim = false) {
+  return logsumexp(x, std::span<const int>(dims.begin(), dims.size()), keepdim);
+}
 Var min(const Var& x, int dim, bool keepdim = false);  // min over dim; the gradient goes to the first minimum (or NaN)
 
 // Positions, never differentiated: of the first maximum / minimum along dim (NaN counts as both), or over all

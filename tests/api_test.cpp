@@ -31,6 +31,12 @@ TEST(Api, BracedListsWhereSpansAreTaken) {
   EXPECT_EQ(permute(x, {2, 0, 1}).shape(), Shape({3, 1, 2}));
   EXPECT_EQ(cat({x, x}, 0).shape(), Shape({2, 2, 3}));
   EXPECT_EQ(stack({x, x}, 0).shape(), Shape({2, 1, 2, 3}));
+  // [[1, 2, 3], [4, 5, 6]]: each row's variance is 1 (unbiased) or 2/3 (biased), its std the square root.
+  EXPECT_EQ(var(x, {2}).value().to_vector(), (std::vector<double>{1, 1}));
+  EXPECT_NEAR(var(x, {2}, Correction{0}).value().to_vector()[0], 2.0 / 3.0, 1e-6);
+  EXPECT_EQ(std(x, {1, 2}, false, true).shape(), Shape({1, 1, 1}));
+  EXPECT_NEAR(std(x, {2}, Correction{0}).value().to_vector()[1], std::sqrt(2.0 / 3.0), 1e-6);
+  EXPECT_NEAR(logsumexp(x, {2}).value().to_vector()[0], std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)), 1e-5);
 }
 
 TEST(Api, ScalarsAndConstantTensorsOnEitherSide) {
