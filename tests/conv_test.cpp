@@ -16,6 +16,7 @@
 #include "tensor/norm.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
+#include "tests/error_message.h"
 
 namespace mt {
 namespace {
@@ -166,26 +167,18 @@ TEST(Conv2d, SameBitsAtOneTwoAndThreeThreads) {
 
 TEST(Conv2d, ErrorsNameTheOpAndShapes) {
   const Tensor x = Tensor::zeros({2, 4, 5, 5}), w = Tensor::zeros({6, 2, 3, 3});
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_EQ(message([&] { conv2d(x, w, Tensor(), {}); }),
+  EXPECT_EQ(test::error_message([&] { conv2d(x, w, Tensor(), {}); }),
             "conv2d: input [2, 4, 5, 5], weight [6, 2, 3, 3]: the weight's dim 1 must be C/groups = 4");
-  EXPECT_EQ(message([&] { conv2d(x, w, Tensor(), {.groups = 3}); }),
+  EXPECT_EQ(test::error_message([&] { conv2d(x, w, Tensor(), {.groups = 3}); }),
             "conv2d: input [2, 4, 5, 5], weight [6, 2, 3, 3]: groups = 3 must divide both channel counts");
-  EXPECT_NE(message([&] { conv2d(x, Tensor::zeros({6, 4, 7, 7}), Tensor(), {}); }).find("does not fit"), std::string::npos);
-  EXPECT_NE(message([&] { conv2d(x.flatten(), w, Tensor(), {}); }).find("expected input [N, C, H, W]"), std::string::npos);
-  EXPECT_NE(message([&] { conv2d(x, w, Tensor::zeros({5}), {.groups = 2}); }).find("bias"), std::string::npos);
-  EXPECT_NE(message([&] { conv2d(x, w, Tensor(), {.stride = {0, 1}, .groups = 2}); }).find("stride"), std::string::npos);
-  EXPECT_NE(message([&] { conv2d(x, w.to(DType::Float64), Tensor(), {.groups = 2}); }).find("dtypes differ"), std::string::npos);
-  EXPECT_NE(message([&] { conv2d_backward_input(Tensor::zeros({2, 6, 4, 4}), w, x.shape(), {.groups = 2}); })
+  EXPECT_NE(test::error_message([&] { conv2d(x, Tensor::zeros({6, 4, 7, 7}), Tensor(), {}); }).find("does not fit"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { conv2d(x.flatten(), w, Tensor(), {}); }).find("expected input [N, C, H, W]"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { conv2d(x, w, Tensor::zeros({5}), {.groups = 2}); }).find("bias"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { conv2d(x, w, Tensor(), {.stride = {0, 1}, .groups = 2}); }).find("stride"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { conv2d(x, w.to(DType::Float64), Tensor(), {.groups = 2}); }).find("dtypes differ"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { conv2d_backward_input(Tensor::zeros({2, 6, 4, 4}), w, x.shape(), {.groups = 2}); })
                 .find("does not match the output [2, 6, 3, 3]"), std::string::npos);
-  EXPECT_NE(message([&] { max_pool2d(x, {.kernel = {2, 2}, .padding = {2, 2}}); }).find("at most half"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { max_pool2d(x, {.kernel = {2, 2}, .padding = {2, 2}}); }).find("at most half"), std::string::npos);
 }
 
 TEST(Pool2d, MaxMatchesPyTorchWithPadding) {

@@ -20,6 +20,7 @@
 
 #include "nn/nn.h"
 #include "tensor/file_io.h"
+#include "tests/error_message.h"
 
 namespace mt {
 namespace {
@@ -32,17 +33,6 @@ std::string read_text(const fs::path& path) {
 }
 
 void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-// The message of the mt::Error that `run` throws, or "" when it throws none.
-template <class F>
-std::string error_of(F&& run) {
-  try {
-    run();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Writes beyond `bytes` fail with EFBIG while alive, as on a full disk, even for root (RLIMIT_FSIZE binds root
 // too); SIGXFSZ is ignored so that the failure arrives as an error from write().
@@ -107,12 +97,12 @@ TEST_F(FileIo, InputFileSaysWhatItFoundInsteadOfARegularFile) {
   fs::create_symlink("loop_b", dir_ / "loop_a");
   fs::create_symlink("loop_a", dir_ / "loop_b");
   alarm(20);
-  EXPECT_NE(error_of([&] { InputFile f(dir_ / "fifo", "fifo"); }).find("fifo: cannot open: is a FIFO"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { InputFile f(dir_ / "fifo", "fifo"); }).find("fifo: cannot open: is a FIFO"), std::string::npos);
   alarm(0);
-  EXPECT_NE(error_of([&] { InputFile f(dir_ / "directory", "d"); }).find("is a directory"), std::string::npos);
-  EXPECT_NE(error_of([&] { InputFile f("/dev/zero", "z"); }).find("is a device"), std::string::npos);
-  EXPECT_NE(error_of([&] { InputFile f(dir_ / "loop_a", "l"); }).find("symlink loop"), std::string::npos);
-  EXPECT_NE(error_of([&] { InputFile f(dir_ / "none", "n"); }).find("missing"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { InputFile f(dir_ / "directory", "d"); }).find("is a directory"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { InputFile f("/dev/zero", "z"); }).find("is a device"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { InputFile f(dir_ / "loop_a", "l"); }).find("symlink loop"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { InputFile f(dir_ / "none", "n"); }).find("missing"), std::string::npos);
 
   write_text(dir_ / "text", "hello");
   InputFile f(dir_ / "text", "text");
@@ -150,7 +140,7 @@ TEST_F(FileIo, AWriteFailureIsAnErrorNamingTheFileAndLeavesTheOldContents) {
   std::string message;
   {
     const FileSizeLimit full(100);
-    message = error_of([&] { write_file_atomically(target, std::string(1000, 'x')); });
+    message = test::error_message([&] { write_file_atomically(target, std::string(1000, 'x')); });
   }
   EXPECT_NE(message.find(target.string() + ": cannot write: File too large"), std::string::npos) << message;
   EXPECT_EQ(read_text(target), "old");
@@ -158,7 +148,7 @@ TEST_F(FileIo, AWriteFailureIsAnErrorNamingTheFileAndLeavesTheOldContents) {
   // Writing beyond the write buffer fails in write(), within it in commit(): both are reported.
   {
     const FileSizeLimit full(10);
-    message = error_of([&] {
+    message = test::error_message([&] {
       AtomicFile file(target);
       file.write(std::string(1 << 20, 'y'));
       file.commit();
@@ -166,7 +156,7 @@ TEST_F(FileIo, AWriteFailureIsAnErrorNamingTheFileAndLeavesTheOldContents) {
   }
   EXPECT_NE(message.find("cannot write"), std::string::npos) << message;
   EXPECT_EQ(read_text(target), "old");
-  EXPECT_NE(error_of([&] { write_file_atomically(dir_ / "no" / "such", "x"); }).find("cannot create a temporary file"),
+  EXPECT_NE(test::error_message([&] { write_file_atomically(dir_ / "no" / "such", "x"); }).find("cannot create a temporary file"),
             std::string::npos);
 }
 
@@ -198,9 +188,9 @@ TEST_F(FileIo, CheckpointLoadRefusesFifosAndDevicesAtOnce) {
   auto model = small_mlp(gen);
   ASSERT_EQ(mkfifo((dir_ / "model.fifo").c_str(), 0600), 0);
   alarm(20);
-  EXPECT_NE(error_of([&] { nn::load(*model, dir_ / "model.fifo"); }).find("is a FIFO"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { nn::load(*model, dir_ / "model.fifo"); }).find("is a FIFO"), std::string::npos);
   alarm(0);
-  EXPECT_NE(error_of([&] { nn::load(*model, "/dev/zero"); }).find("is a device"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { nn::load(*model, "/dev/zero"); }).find("is a device"), std::string::npos);
 }
 
 TEST_F(FileIo, CheckpointLoadReadsNoMoreThanTheModelCanTake) {
@@ -215,7 +205,7 @@ TEST_F(FileIo, CheckpointLoadReadsNoMoreThanTheModelCanTake) {
   }
   fs::resize_file(dir_ / "huge.bin", 20 + payload + 4);
   const long before = peak_rss_kb();
-  const std::string message = error_of([&] { nn::load(*model, dir_ / "huge.bin"); });
+  const std::string message = test::error_message([&] { nn::load(*model, dir_ / "huge.bin"); });
   EXPECT_NE(message.find("more than this model's tensors could take"), std::string::npos) << message;
   EXPECT_LT(peak_rss_kb() - before, 64 * 1024) << "KB of peak RSS grown by reading the file";
 }
@@ -226,7 +216,7 @@ TEST_F(FileIo, CheckpointWithNonFiniteWeightsIsRefused) {
   model->parameters()[2].value().fill_(std::numeric_limits<double>::quiet_NaN());
   nn::save(*model, dir_ / "nan.bin");  // a valid file with a correct CRC
   const auto before = snapshot(*target);
-  const std::string message = error_of([&] { nn::load(*target, dir_ / "nan.bin"); });
+  const std::string message = test::error_message([&] { nn::load(*target, dir_ / "nan.bin"); });
   EXPECT_NE(message.find("'2.weight' holds a non-finite value (NaN or infinity) at element 0"), std::string::npos)
       << message;
   EXPECT_EQ(snapshot(*target), before);
@@ -241,7 +231,7 @@ TEST_F(FileIo, CheckpointSaveFailureOnAFullDiskKeepsTheOldFile) {
   std::string message;
   {
     const FileSizeLimit full(100);
-    message = error_of([&] { nn::save(*changed, path); });
+    message = test::error_message([&] { nn::save(*changed, path); });
   }
   EXPECT_NE(message.find(path.string() + ": cannot write: File too large"), std::string::npos) << message;
   EXPECT_EQ(read_text(path), good);

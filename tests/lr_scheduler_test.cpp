@@ -11,6 +11,7 @@
 
 #include "autograd/ops.h"
 #include "optim/lr_scheduler.h"
+#include "tests/error_message.h"
 
 namespace mt::optim {
 namespace {
@@ -215,28 +216,20 @@ TEST(LRScheduler, TheScheduledRateIsTheOneTheOptimizerSteps) {
 
 TEST(LRScheduler, BadArgumentsAreErrorsNamingTheScheduler) {
   SGDCase c;
-  auto message = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message([&] { StepLR(c.opt, {.step_size = 0}); }).find("StepLR: step_size"), std::string::npos);
-  EXPECT_NE(message([&] { ExponentialLR(c.opt, {}); }).find("ExponentialLR: gamma"), std::string::npos);
-  EXPECT_NE(message([&] { CosineAnnealingLR(c.opt, {.T_max = 0}); }).find("T_max"), std::string::npos);
-  EXPECT_NE(message([&] { LinearLR(c.opt, {.start_factor = 0}); }).find("start_factor"), std::string::npos);
-  EXPECT_NE(message([&] { OneCycleLR(c.opt, {.max_lr = 0.1}); }).find("total_steps"), std::string::npos);
-  EXPECT_NE(message([&] { OneCycleLR(c.opt, {.max_lr = 0.1, .total_steps = 5, .pct_start = 1.5}); }).find("pct_start"),
+  EXPECT_NE(test::error_message([&] { StepLR(c.opt, {.step_size = 0}); }).find("StepLR: step_size"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { ExponentialLR(c.opt, {}); }).find("ExponentialLR: gamma"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { CosineAnnealingLR(c.opt, {.T_max = 0}); }).find("T_max"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { LinearLR(c.opt, {.start_factor = 0}); }).find("start_factor"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { OneCycleLR(c.opt, {.max_lr = 0.1}); }).find("total_steps"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { OneCycleLR(c.opt, {.max_lr = 0.1, .total_steps = 5, .pct_start = 1.5}); }).find("pct_start"),
             std::string::npos);
-  EXPECT_NE(message([&] { ReduceLROnPlateau(c.opt, {.factor = 1.0}); }).find("factor"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { ReduceLROnPlateau(c.opt, {.factor = 1.0}); }).find("factor"), std::string::npos);
   SGDCase other;
   auto foreign = std::make_shared<StepLR>(other.opt, StepLROptions{.step_size = 1});
   auto own = std::make_shared<StepLR>(c.opt, StepLROptions{.step_size = 1});
-  EXPECT_NE(message([&] { SequentialLR(c.opt, {own, foreign}, {2}); }).find("does not belong"), std::string::npos);
-  EXPECT_NE(message([&] { SequentialLR(c.opt, {own}, {2}); }).find("one milestone fewer"), std::string::npos);
-  EXPECT_NE(message([&] { ChainedScheduler({own, foreign}); }).find("does not belong"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { SequentialLR(c.opt, {own, foreign}, {2}); }).find("does not belong"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { SequentialLR(c.opt, {own}, {2}); }).find("one milestone fewer"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { ChainedScheduler({own, foreign}); }).find("does not belong"), std::string::npos);
 }
 
 TEST(LRScheduler, OneCycleLRRejectsAPhaseOfNoSteps) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "tests/error_message.h"
 
 namespace mt {
 namespace {
@@ -211,52 +212,36 @@ TEST(OpsReference, ClampKeepsNaNAndAbsHasNoGradientAtZero) {
 }
 
 TEST(OpsReference, LossesRejectBadLabelsAndWeightsNamingTheOp) {
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   const Var scores(make_input({3, 4}, 0, 1, 0), true);
-  EXPECT_NE(message([&] { nll_loss(scores, std::vector<int64_t>{0, 4, 1}); }).find("nll_loss: label 4 of example 1"),
+  EXPECT_NE(test::error_message([&] { nll_loss(scores, std::vector<int64_t>{0, 4, 1}); }).find("nll_loss: label 4 of example 1"),
             std::string::npos);
-  EXPECT_NE(message([&] { cross_entropy(scores, std::vector<int64_t>{0, 1}, {.weight = kClassWeight}); })
+  EXPECT_NE(test::error_message([&] { cross_entropy(scores, std::vector<int64_t>{0, 1}, {.weight = kClassWeight}); })
                 .find("2 labels for [3, 4]"),
             std::string::npos);
-  EXPECT_NE(message([&] { nll_loss(scores, std::vector<int64_t>{0, 1, 2}, {.weight = Tensor::ones({3}, DType::Float64)}); })
+  EXPECT_NE(test::error_message([&] { nll_loss(scores, std::vector<int64_t>{0, 1, 2}, {.weight = Tensor::ones({3}, DType::Float64)}); })
                 .find("class weights"),
             std::string::npos);
-  EXPECT_NE(message([&] { cross_entropy(scores, std::vector<int64_t>{0, 1, 2}, {.label_smoothing = 1.5}); })
+  EXPECT_NE(test::error_message([&] { cross_entropy(scores, std::vector<int64_t>{0, 1, 2}, {.label_smoothing = 1.5}); })
                 .find("label_smoothing"),
             std::string::npos);
-  EXPECT_NE(message([&] { smooth_l1_loss(scores, scores, Reduction::Mean, -1); }).find("beta"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { smooth_l1_loss(scores, scores, Reduction::Mean, -1); }).find("beta"), std::string::npos);
   // Every example ignored: the mean is 0 / 0, NaN, as in PyTorch.
   EXPECT_TRUE(std::isnan(nll_loss(scores, std::vector<int64_t>{-100, -100, -100}).item()));
 }
 
 TEST(OpsReference, IndexingRejectsIndicesOutOfRangeNamingTheOpTheIndexAndTheSize) {
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   const Var x(make_input({3, 4}, 0, 1, 0), true);
-  EXPECT_EQ(message([&] { index_select(x, 1, {0, 4}); }), "index_select: index 4 is out of range for dim 1 of size 4");
-  EXPECT_EQ(message([&] { index_select(x, 0, {-1}); }), "index_select: index -1 is out of range for dim 0 of size 3");
-  EXPECT_EQ(message([&] { gather(x, 0, Indices({0, 3}, {1, 2})); }), "gather: index 3 is out of range for dim 0 of size 3");
-  EXPECT_EQ(message([&] { scatter_add(x, 1, Indices({7}, {1, 1}), x); }),
+  EXPECT_EQ(test::error_message([&] { index_select(x, 1, {0, 4}); }), "index_select: index 4 is out of range for dim 1 of size 4");
+  EXPECT_EQ(test::error_message([&] { index_select(x, 0, {-1}); }), "index_select: index -1 is out of range for dim 0 of size 3");
+  EXPECT_EQ(test::error_message([&] { gather(x, 0, Indices({0, 3}, {1, 2})); }), "gather: index 3 is out of range for dim 0 of size 3");
+  EXPECT_EQ(test::error_message([&] { scatter_add(x, 1, Indices({7}, {1, 1}), x); }),
             "scatter_add: index 7 is out of range for dim 1 of size 4");
-  EXPECT_EQ(message([&] { embedding({1, 3}, x); }), "embedding: index 3 is out of range for 3 embeddings");
-  EXPECT_NE(message([&] { gather(x, 1, Indices({0, 1, 2, 3, 0, 1, 2, 3}, {4, 2})); }).find("gather: index [4, 2] does not fit"),
+  EXPECT_EQ(test::error_message([&] { embedding({1, 3}, x); }), "embedding: index 3 is out of range for 3 embeddings");
+  EXPECT_NE(test::error_message([&] { gather(x, 1, Indices({0, 1, 2, 3, 0, 1, 2, 3}, {4, 2})); }).find("gather: index [4, 2] does not fit"),
             std::string::npos);
-  EXPECT_NE(message([&] { embedding({0}, x, 3); }).find("padding_idx 3"), std::string::npos);
-  EXPECT_NE(message([&] { where(kCond, x, Var(make_input({2, 4}, 1, 1, 0))); }).find("where: shapes"), std::string::npos);
-  EXPECT_NE(message([&] { Indices::from_tensor(Tensor::from_vector(std::vector<double>{1, 2.5}, {2}), "Embedding"); })
+  EXPECT_NE(test::error_message([&] { embedding({0}, x, 3); }).find("padding_idx 3"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { where(kCond, x, Var(make_input({2, 4}, 1, 1, 0))); }).find("where: shapes"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { Indices::from_tensor(Tensor::from_vector(std::vector<double>{1, 2.5}, {2}), "Embedding"); })
                 .find("Embedding: index 2.5"),
             std::string::npos);
   // The gradients of repeated indices add up, on a single thread in index order.
@@ -315,25 +300,17 @@ TEST(OpsReference, MinArgminAndTopkFollowPyTorchOnTiesAndNaN) {
 }
 
 TEST(OpsReference, ShapeOpsRejectBadArgumentsNamingTheOpAndShapes) {
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   const Var a(make_input({2, 3}, 0, 1, 0), true), b(make_input({2, 4}, 1, 1, 0), true);
-  EXPECT_NE(message([&] { cat(std::vector<Var>{a, b}, 0); }).find("cat: tensor 1 float64[2, 4] does not fit"),
+  EXPECT_NE(test::error_message([&] { cat(std::vector<Var>{a, b}, 0); }).find("cat: tensor 1 float64[2, 4] does not fit"),
             std::string::npos);
   EXPECT_EQ(cat(std::vector<Var>{a, b}, 1).shape(), Shape({2, 7}));
-  EXPECT_NE(message([&] { stack(std::vector<Var>{a, b}, 0); }).find("stack: tensor 1"), std::string::npos);
-  EXPECT_NE(message([&] { cat(std::vector<Var>{}, 0); }).find("at least one"), std::string::npos);
-  EXPECT_NE(message([&] { select(a, 1, 3); }).find("select: index 3"), std::string::npos);
-  EXPECT_NE(message([&] { select(a, 1, -4); }).find("select: index -4"), std::string::npos);
-  EXPECT_NE(message([&] { slice(a, 1, 0, 2, 0); }).find("step must be > 0"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { stack(std::vector<Var>{a, b}, 0); }).find("stack: tensor 1"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { cat(std::vector<Var>{}, 0); }).find("at least one"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { select(a, 1, 3); }).find("select: index 3"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { select(a, 1, -4); }).find("select: index -4"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { slice(a, 1, 0, 2, 0); }).find("step must be > 0"), std::string::npos);
   EXPECT_EQ(slice(a, 1, 5).shape(), Shape({2, 0}));  // an empty slice, as a[:, 5:] in Python
-  EXPECT_NE(message([&] { split(a, std::vector<int64_t>{1, 1}, 1); }).find("adding up to 2"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { split(a, std::vector<int64_t>{1, 1}, 1); }).find("adding up to 2"), std::string::npos);
   EXPECT_EQ(chunk(a, 2, 1).size(), 2u);  // sizes 2 and 1
   EXPECT_EQ(squeeze(a, 0).shape(), a.shape());  // not of size 1: unchanged, as in PyTorch
 }

@@ -10,6 +10,7 @@
 #include "datasets/datasets.h"
 #include "datasets/tensor_dataset.h"
 #include "tensor/kernels.h"
+#include "tests/error_message.h"
 
 namespace mt::datasets {
 namespace {
@@ -141,27 +142,19 @@ TEST(TensorDataLoader, EachBatchIsNewMemoryAndSubsetsAreViews) {
 }
 
 TEST(TensorDataLoader, BadInputsAreErrorsSayingWhatIsWrong) {
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message([] { TensorDataset({Tensor::zeros({3, 2}), Tensor::zeros({4})}); }).find("has 4 examples"),
+  EXPECT_NE(test::error_message([] { TensorDataset({Tensor::zeros({3, 2}), Tensor::zeros({4})}); }).find("has 4 examples"),
             std::string::npos);
-  EXPECT_NE(message([] { TensorDataset({Tensor::zeros({3})}, {0, 1}); }).find("2 labels for 3 examples"),
+  EXPECT_NE(test::error_message([] { TensorDataset({Tensor::zeros({3})}, {0, 1}); }).find("2 labels for 3 examples"),
             std::string::npos);
-  EXPECT_NE(message([] { TensorDataset({Tensor::scalar(1)}); }).find("first dimension"), std::string::npos);
-  EXPECT_NE(message([] { TensorDataset({}); }).find("at least one tensor"), std::string::npos);
-  EXPECT_NE(message([] { TensorDataLoader(TensorDataset({Tensor::zeros({3})}), {.batch_size = 0}); })
+  EXPECT_NE(test::error_message([] { TensorDataset({Tensor::scalar(1)}); }).find("first dimension"), std::string::npos);
+  EXPECT_NE(test::error_message([] { TensorDataset({}); }).find("at least one tensor"), std::string::npos);
+  EXPECT_NE(test::error_message([] { TensorDataLoader(TensorDataset({Tensor::zeros({3})}), {.batch_size = 0}); })
                 .find("batch_size"),
             std::string::npos);
   TensorDataLoader empty(TensorDataset({Tensor::zeros({0, 5})}), {.batch_size = 4});
   EXPECT_EQ(empty.num_batches(), 0);
   EXPECT_TRUE(empty.begin() == empty.end());
-  EXPECT_NE(message([&] { empty.batch(0); }).find("out of range"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { empty.batch(0); }).find("out of range"), std::string::npos);
 }
 
 }  // namespace
