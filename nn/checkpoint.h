@@ -1,28 +1,11 @@
 #pragma once
 // Saving and loading a module's parameters and buffers (its state_dict()).
 //
-// File format, version 1. Every integer is little-endian whatever the machine; elements are IEEE-754
-// float32 or float64, also little-endian.
-//
-//   offset  size  field
-//   0       8     magic "MTWEIGHT"
-//   8       4     u32 version = 1
-//   12      8     u64 payload size P in bytes
-//   20      P     payload:
-//                   u32 tensor count
-//                   per tensor, in state_dict() order (parameters and buffers):
-//                     u32 name length L, L bytes of name (UTF-8, no terminator)
-//                     u8  dtype: 0 = float32, 1 = float64
-//                     u8  number of dims D (0..8)
-//                     D x u64 sizes
-//                     the elements in row-major order
-//   20+P    4     u32 CRC-32 of the payload (zlib's crc32)
-//
-// The payload size comes first so that a truncated file is told apart from a corrupt one before anything
-// is parsed, and the CRC is checked before any name or shape is believed.
+// The file is mt::save_tensors()'s (tensor/tensor_file.h), one tensor per state_dict() entry.
 #include <filesystem>
 
 #include "nn/module.h"
+#include "tensor/tensor_file.h"
 
 namespace mt::nn {
 
@@ -37,5 +20,10 @@ void save(const Module& module, const std::filesystem::path& path);
 // every name, dtype and shape against the module, every element finite) before any parameter is written:
 // on an error the module is unchanged and the mt::Error names the file and what was wrong.
 void load(Module& module, const std::filesystem::path& path);
+
+// The same from tensors already read (a part of a training checkpoint): every entry of module.state_dict()
+// must be in `state` with its dtype and shape and finite values, and nothing else; on an error the module is
+// unchanged and the mt::Error starts with `where`.
+void load_state_dict(Module& module, const NamedTensors& state, const std::string& where = "load_state_dict");
 
 }  // namespace mt::nn

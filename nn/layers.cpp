@@ -78,6 +78,7 @@ Var SiLU::forward(const Var& x) { return silu(x); }
 
 Dropout::Dropout(double p, uint64_t seed) : p_(p), gen_(seed) {
   if (!(p >= 0 && p <= 1)) throw Error("Dropout: p must be in [0, 1], got " + std::to_string(p));
+  register_generator("generator", gen_);
 }
 
 Var Dropout::forward(const Var& x) { return dropout(x, p_, gen_, is_training()); }

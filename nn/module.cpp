@@ -16,6 +16,10 @@ void Module::register_buffer(std::string name, Tensor& slot) {
   buffers_.emplace_back(std::move(name), &slot);
 }
 
+void Module::register_generator(std::string name, Generator& generator) {
+  generators_.emplace_back(std::move(name), &generator);
+}
+
 void Module::register_module(std::string name, std::shared_ptr<Module> child) {
   if (!child) throw Error("register_module: child '" + name + "' is null");
   child->train(training_);
@@ -58,6 +62,15 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   for_each_module("", seen, [&](const std::string& prefix, const Module& m) {
     for (const auto& [name, slot] : m.buffers_)
       if (!listed(out, *slot)) out.emplace_back(prefix + name, *slot);
+  });
+  return out;
+}
+
+std::vector<std::pair<std::string, Generator*>> Module::named_generators() const {
+  std::vector<std::pair<std::string, Generator*>> out;
+  std::vector<const Module*> seen;
+  for_each_module("", seen, [&](const std::string& prefix, const Module& m) {
+    for (const auto& [name, generator] : m.generators_) out.emplace_back(prefix + name, generator);
   });
   return out;
 }

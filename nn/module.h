@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "tensor/random.h"
 
 namespace mt::nn {
 
@@ -35,6 +36,10 @@ class Module {
   // Everything a checkpoint holds, module by module: own parameters, own buffers, then each child's. A
   // buffer appears as a Var that does not require a gradient and shares the buffer's storage.
   std::vector<std::pair<std::string, Var>> state_dict() const;
+  // Random streams the forward pass draws from (Dropout's masks), depth first and prefixed like buffers: not
+  // in state_dict() (a model file holds weights), but in a training checkpoint, so that a resumed run draws
+  // what the uninterrupted one would have.
+  std::vector<std::pair<std::string, Generator*>> named_generators() const;
   void zero_grad();
 
   // Training mode (the default) changes what some layers do (Dropout); it applies to all children.
@@ -58,6 +63,7 @@ class Module {
   // Returns it, so `weight_ = register_parameter("weight", Var(w, true));` works.
   const Var& register_parameter(std::string name, const Var& parameter);
   void register_buffer(std::string name, Tensor& slot);
+  void register_generator(std::string name, Generator& generator);
   void register_module(std::string name, std::shared_ptr<Module> child);
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
@@ -69,6 +75,7 @@ class Module {
 
   std::vector<std::pair<std::string, Var>> parameters_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, Generator*>> generators_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstdio>
 #include <numbers>
+#include <span>
 #include <string>
 #include <utility>
 
+#include "optim/checkpoint.h"
 #include "tensor/error.h"
 
 // Every formula keeps PyTorch's order of operations (Python evaluates left to right in double), so the rates
@@ -44,6 +46,75 @@ std::vector<double> group_rates(const Optimizer& optimizer) {
 }  // namespace
 
 void LRScheduler::record_lr() { last_lr_ = group_rates(optimizer_); }
+
+namespace {
+
+// last_epoch is -1 in a SequentialLR's members that have not started.
+int64_t read_epoch(StateReader& in, const std::string& name) {
+  const double epoch = in.scalar(name);
+  if (!(epoch >= -1 && epoch <= 9007199254740992.0 && epoch == std::floor(epoch)))
+    in.fail("'" + name + "' should be a whole number >= -1, got " + str(epoch));
+  return static_cast<int64_t>(epoch);
+}
+
+Tensor vector_tensor(const std::vector<double>& values) {
+  return Tensor::from_vector(std::span<const double>(values), {static_cast<int64_t>(values.size())});
+}
+
+}  // namespace
+
+NamedTensors LRScheduler::state_dict() const {
+  NamedTensors out;
+  put_scalar(out, "last_epoch", static_cast<double>(last_epoch_));
+  out.emplace_back("last_lr", vector_tensor(last_lr_));
+  append_state(out);
+  return out;
+}
+
+void LRScheduler::load_state_dict(const NamedTensors& state, const std::string& where) { check_state_dict(state, where)(); }
+
+std::function<void()> LRScheduler::check_state_dict(const NamedTensors& state, const std::string& where) {
+  StateReader in(state, where);
+  const int64_t epoch = read_epoch(in, "last_epoch");
+  std::vector<double> last_lr = in.values("last_lr", last_lr_.size());
+  std::function<void()> store = read_state(in);
+  in.finish();
+  return [this, epoch, last_lr = std::move(last_lr), store = std::move(store)] {
+    last_epoch_ = epoch;
+    last_lr_ = last_lr;
+    store();
+  };
+}
+
+void FormulaScheduler::append_state(NamedTensors& out) const { out.emplace_back("base_lrs", vector_tensor(base_lrs_)); }
+
+std::function<void()> FormulaScheduler::read_state(StateReader& in) {
+  return [this, base = in.values("base_lrs", base_lrs_.size())] { base_lrs_ = base; };
+}
+
+namespace {
+
+template <class Scheduler>
+void append_members(NamedTensors& out, const std::vector<std::shared_ptr<Scheduler>>& members) {
+  for (size_t i = 0; i < members.size(); ++i) put_all(out, "schedulers." + std::to_string(i) + ".", members[i]->state_dict());
+}
+
+template <class Scheduler>
+std::function<void()> read_members(StateReader& in, const std::vector<std::shared_ptr<Scheduler>>& members) {
+  std::vector<std::function<void()>> stores;
+  for (size_t i = 0; i < members.size(); ++i)
+    stores.push_back(members[i]->check_state_dict(in.entries_under("schedulers." + std::to_string(i) + "."), in.where()));
+  return [stores = std::move(stores)] {
+    for (const auto& store : stores) store();
+  };
+}
+
+}  // namespace
+
+void SequentialLR::append_state(NamedTensors& out) const { append_members(out, schedulers_); }
+std::function<void()> SequentialLR::read_state(StateReader& in) { return read_members(in, schedulers_); }
+void ChainedScheduler::append_state(NamedTensors& out) const { append_members(out, schedulers_); }
+std::function<void()> ChainedScheduler::read_state(StateReader& in) { return read_members(in, schedulers_); }
 
 FormulaScheduler::FormulaScheduler(Optimizer& optimizer, std::optional<double> initial_lr) : LRScheduler(optimizer) {
   for (size_t g = 0; g < optimizer.param_groups().size(); ++g) {
@@ -313,6 +384,29 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlate
   check(options.patience >= 0 && options.cooldown >= 0, name, "patience and cooldown must be >= 0");
   check(options.threshold >= 0, name, "threshold must be >= 0, got " + str(options.threshold));
   check(options.min_lr >= 0 && options.eps >= 0, name, "min_lr and eps must be >= 0");
+}
+
+NamedTensors ReduceLROnPlateau::state_dict() const {
+  NamedTensors out;
+  put_scalar(out, "last_epoch", static_cast<double>(last_epoch_));
+  out.emplace_back("last_lr", vector_tensor(last_lr_));
+  put_scalar(out, "num_bad_epochs", static_cast<double>(num_bad_epochs_));
+  put_scalar(out, "cooldown_counter", static_cast<double>(cooldown_counter_));
+  if (std::isfinite(best_)) put_scalar(out, "best", best_);  // infinite before the first metric
+  return out;
+}
+
+void ReduceLROnPlateau::load_state_dict(const NamedTensors& state, const std::string& where) {
+  StateReader in(state, where);
+  const int64_t epoch = in.count("last_epoch"), bad = in.count("num_bad_epochs"), cooldown = in.count("cooldown_counter");
+  std::vector<double> last_lr = in.values("last_lr", last_lr_.size());
+  const double best = in.optional_scalar("best").value_or(options_.mode == PlateauMode::Min ? INFINITY : -INFINITY);
+  in.finish();
+  last_epoch_ = epoch;
+  num_bad_epochs_ = bad;
+  cooldown_counter_ = cooldown;
+  last_lr_ = std::move(last_lr);
+  best_ = best;
 }
 
 bool ReduceLROnPlateau::is_better(double metric) const {

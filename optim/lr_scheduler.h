@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "optim/optim.h"
@@ -35,9 +36,23 @@ class LRScheduler {
   const std::vector<double>& last_lr() const { return last_lr_; }  // PyTorch's get_last_lr(), per group
   Optimizer& optimizer() const { return optimizer_; }
 
+  // Where the schedule is, as named tensors (0-dim float64 scalars): "last_epoch", "last_lr" (one per group)
+  // and each kind's own: a formula's "base_lrs", SequentialLR's and ChainedScheduler's members' state under
+  // "schedulers.I.". The options are not state: a scheduler is made with its options, then loaded. The
+  // optimizer's rates are the optimizer's (Optimizer::state_dict()).
+  NamedTensors state_dict() const;
+  // Restores what state_dict() gave into a scheduler of the same kind over as many groups; on an error the
+  // scheduler is unchanged and the mt::Error starts with `where`.
+  void load_state_dict(const NamedTensors& state, const std::string& where = "load_state_dict");
+  // The checks of load_state_dict(), returning what then loads the state (it cannot fail).
+  std::function<void()> check_state_dict(const NamedTensors& state, const std::string& where);
+
  protected:
   explicit LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {}
   void record_lr();  // last_lr() = the optimizer's rates now
+  // A kind's own state, as Optimizer's.
+  virtual void append_state(NamedTensors&) const {}
+  virtual std::function<void()> read_state(StateReader&) { return [] {}; }
 
   Optimizer& optimizer_;
   int64_t last_epoch_ = -1;
@@ -60,6 +75,8 @@ class FormulaScheduler : public LRScheduler {
   // (_get_closed_form_lr; the chainable form when a schedule has no other).
   virtual double chained_lr(double lr, double base) const = 0;
   virtual double closed_form_lr(double lr, double base) const { return chained_lr(lr, base); }
+  void append_state(NamedTensors& out) const override;
+  std::function<void()> read_state(StateReader& in) override;
 
  private:
   friend class SequentialLR;
@@ -210,6 +227,8 @@ class SequentialLR final : public LRScheduler {
   void step() override;
 
  private:
+  void append_state(NamedTensors& out) const override;
+  std::function<void()> read_state(StateReader& in) override;
   std::vector<std::shared_ptr<FormulaScheduler>> schedulers_;
   std::vector<int64_t> milestones_;
 };
@@ -221,6 +240,8 @@ class ChainedScheduler final : public LRScheduler {
   void step() override;
 
  private:
+  void append_state(NamedTensors& out) const override;
+  std::function<void()> read_state(StateReader& in) override;
   std::vector<std::shared_ptr<LRScheduler>> schedulers_;
 };
 
@@ -249,6 +270,11 @@ class ReduceLROnPlateau {
   double best() const { return best_; }
   int64_t num_bad_epochs() const { return num_bad_epochs_; }
   bool in_cooldown() const { return cooldown_counter_ > 0; }
+
+  // As LRScheduler's: "last_epoch", "last_lr", "num_bad_epochs", "cooldown_counter" and, once a metric was
+  // seen, "best".
+  NamedTensors state_dict() const;
+  void load_state_dict(const NamedTensors& state, const std::string& where = "load_state_dict");
 
  private:
   bool is_better(double metric) const;

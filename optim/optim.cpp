@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "optim/checkpoint.h"
 #include "tensor/parallel.h"
 
 namespace mt::optim {
@@ -121,6 +122,47 @@ void Optimizer::set_initial_learning_rate(size_t group, double lr) {
 
 void Optimizer::set_momentum(double) { throw Error("Optimizer: this optimizer has no momentum to set"); }
 
+NamedTensors Optimizer::state_dict() const {
+  NamedTensors out;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const std::string prefix = "param_groups." + std::to_string(g) + ".";
+    put_scalar(out, prefix + "lr", groups_[g].lr);
+    put_scalar(out, prefix + "weight_decay", groups_[g].weight_decay);
+    put_scalar(out, prefix + "params", static_cast<double>(groups_[g].end - groups_[g].begin));
+    if (groups_[g].initial_lr) put_scalar(out, prefix + "initial_lr", *groups_[g].initial_lr);
+  }
+  if (const std::optional<double> mu = momentum()) put_scalar(out, "momentum", *mu);
+  append_state(out);
+  return out;
+}
+
+void Optimizer::load_state_dict(const NamedTensors& state, const std::string& where) { check_state_dict(state, where)(); }
+
+std::function<void()> Optimizer::check_state_dict(const NamedTensors& state, const std::string& where) {
+  StateReader in(state, where);
+  std::vector<Group> groups = groups_;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::string prefix = "param_groups." + std::to_string(g) + ".";
+    const int64_t params = in.count(prefix + "params");
+    if (params != static_cast<int64_t>(groups[g].end - groups[g].begin))
+      in.fail("parameter group " + std::to_string(g) + " has " + std::to_string(params) + " parameters in the file but " +
+              std::to_string(groups[g].end - groups[g].begin) + " here");
+    groups[g].lr = in.scalar(prefix + "lr");
+    groups[g].weight_decay = in.scalar(prefix + "weight_decay");
+    groups[g].initial_lr = in.optional_scalar(prefix + "initial_lr");
+    if (groups[g].lr < 0 || groups[g].weight_decay < 0)
+      in.fail("group " + std::to_string(g) + "'s lr and weight_decay must be >= 0");
+  }
+  const std::optional<double> mu = momentum() ? std::optional<double>(in.scalar("momentum")) : std::nullopt;
+  std::function<void()> store = read_state(in);
+  in.finish();
+  return [this, groups = std::move(groups), mu, store = std::move(store)] {
+    groups_ = groups;
+    if (mu) set_momentum(*mu);
+    store();
+  };
+}
+
 void Optimizer::zero_grad() {
   for (const Var& p : params_) p.zero_grad();
 }
@@ -139,6 +181,20 @@ void SGD::set_momentum(double momentum) {
   check(momentum >= 0, "SGD", "momentum must be >= 0, got " + std::to_string(momentum));
   check(!options_.nesterov || momentum > 0, "SGD", "nesterov needs momentum > 0");
   options_.momentum = momentum;
+}
+
+void SGD::append_state(NamedTensors& out) const {
+  for (size_t k = 0; k < params_.size(); ++k)
+    if (momentum_[k].defined()) out.emplace_back("state." + std::to_string(k) + ".momentum_buffer", momentum_[k]);
+}
+
+std::function<void()> SGD::read_state(StateReader& in) {
+  std::vector<Tensor> buffers(params_.size());
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const std::string name = "state." + std::to_string(k) + ".momentum_buffer";
+    if (in.has(name)) buffers[k] = in.tensor(name, params_[k].shape(), params_[k].dtype());
+  }
+  return [this, buffers = std::move(buffers)] { momentum_ = buffers; };
 }
 
 void SGD::step() {
@@ -191,6 +247,29 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool deco
 void Adam::set_momentum(double beta1) {
   check(beta1 >= 0 && beta1 < 1, decoupled_ ? "AdamW" : "Adam", "beta1 must be in [0, 1), got " + std::to_string(beta1));
   options_.beta1 = beta1;
+}
+
+void Adam::append_state(NamedTensors& out) const {
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const State& s = state_[k];
+    if (!s.m.defined()) continue;
+    const std::string prefix = "state." + std::to_string(k) + ".";
+    out.emplace_back(prefix + "exp_avg", s.m);
+    out.emplace_back(prefix + "exp_avg_sq", s.v);
+    put_scalar(out, prefix + "step", static_cast<double>(s.steps));
+  }
+}
+
+std::function<void()> Adam::read_state(StateReader& in) {
+  std::vector<State> state(params_.size());
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const std::string prefix = "state." + std::to_string(k) + ".";
+    if (!in.has(prefix + "step")) continue;
+    const Var& p = params_[k];
+    state[k] = {in.tensor(prefix + "exp_avg", p.shape(), p.dtype()), in.tensor(prefix + "exp_avg_sq", p.shape(), p.dtype()),
+                in.count(prefix + "step")};
+  }
+  return [this, state = std::move(state)] { state_ = state; };
 }
 
 void Adam::step() {

@@ -4,12 +4,17 @@
 // The update is one fused, parallel pass over each parameter's elements; state tensors are created at a
 // parameter's first step and reused, so later steps allocate nothing. Gradients are read, never written.
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "autograd/var.h"
+#include "tensor/tensor_file.h"
 
 namespace mt::optim {
+
+class StateReader;
 
 // Parameters with their own options, as one entry of PyTorch's param_groups: lr and weight_decay, when given,
 // replace the optimizer's defaults for these parameters (no decay on biases and norm weights, say):
@@ -55,7 +60,27 @@ class Optimizer {
   virtual std::optional<double> momentum() const { return std::nullopt; }
   virtual void set_momentum(double momentum);
 
+  // Everything later steps depend on, as named tensors (PyTorch's optimizer.state_dict(), flattened; scalars
+  // are 0-dim float64): per group G "param_groups.G.lr", ".weight_decay", ".params" (how many) and, once a
+  // scheduler recorded it, ".initial_lr"; "momentum" (SGD's, Adam's beta1) for an optimizer that has one; per
+  // parameter K that has stepped, its buffers: SGD "state.K.momentum_buffer", Adam and AdamW "state.K.exp_avg",
+  // "state.K.exp_avg_sq" and "state.K.step". The buffers share the optimizer's memory: save them before the
+  // next step().
+  NamedTensors state_dict() const;
+  // Restores what state_dict() gave, into an optimizer of the same kind over parameters of the same shapes in
+  // the same groups: every entry's name, shape, dtype and finiteness is checked first, and on an error the
+  // optimizer is unchanged and the mt::Error starts with `where`. The buffers are copied.
+  void load_state_dict(const NamedTensors& state, const std::string& where = "load_state_dict");
+  // The checks of load_state_dict(), returning what then loads the state (and cannot fail): so that an
+  // optimizer and its scheduler, or a whole training checkpoint, are checked before any of them changes.
+  std::function<void()> check_state_dict(const NamedTensors& state, const std::string& where);
+
  protected:
+  // The kind's own state: appends its entries; reads them back from `in`, checking each, and returns what
+  // stores them.
+  virtual void append_state(NamedTensors& out) const = 0;
+  virtual std::function<void()> read_state(StateReader& in) = 0;
+
   std::vector<Var> params_;
   std::vector<Group> groups_;
   std::vector<size_t> group_of_;  // per parameter, its group's index
@@ -80,6 +105,10 @@ class SGD : public Optimizer {
   void step() override;
   std::optional<double> momentum() const override { return options_.momentum; }
   void set_momentum(double momentum) override;
+
+ protected:
+  void append_state(NamedTensors& out) const override;
+  std::function<void()> read_state(StateReader& in) override;
 
  private:
   SGDOptions options_;
@@ -108,6 +137,8 @@ class Adam : public Optimizer {
 
  protected:
   Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool decoupled);
+  void append_state(NamedTensors& out) const override;
+  std::function<void()> read_state(StateReader& in) override;
 
  private:
   struct State {

@@ -1,6 +1,8 @@
 #include "tensor/random.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numbers>
 #include <utility>
 
@@ -23,6 +25,19 @@ uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 Generator::Generator(uint64_t seed) {
   // splitmix64 spreads any seed, 0 included, over the whole state as xoshiro's authors recommend.
   for (uint64_t& s : state_) s = splitmix64(seed);
+}
+
+Generator::State Generator::state() const {
+  return {{state_[0], state_[1], state_[2], state_[3]}, spare_normal_, has_spare_normal_};
+}
+
+void Generator::set_state(const State& state) {
+  // All-zero words are xoshiro's one fixed point: it would draw zeros for ever.
+  if (std::all_of(std::begin(state.words), std::end(state.words), [](uint64_t w) { return w == 0; }))
+    throw Error("Generator::set_state: the state words are all zero, which no generator reaches");
+  std::copy(std::begin(state.words), std::end(state.words), state_);
+  spare_normal_ = state.spare_normal;
+  has_spare_normal_ = state.has_spare_normal;
 }
 
 uint64_t Generator::next_u64() {

@@ -18,6 +18,17 @@ class Generator {
   uint64_t below(uint64_t n);                  // uniform in [0, n), unbiased; n > 0
   void shuffle(std::span<int64_t> values);     // Fisher-Yates
 
+  // Everything the next draws depend on, so a stream can be saved and continued where it was (resumable
+  // training): xoshiro256**'s four words and the second normal of the last Box-Muller pair.
+  struct State {
+    uint64_t words[4];
+    double spare_normal;
+    bool has_spare_normal;
+    bool operator==(const State&) const = default;
+  };
+  State state() const;
+  void set_state(const State& state);
+
  private:
   uint64_t state_[4];
   double spare_normal_ = 0;

@@ -107,5 +107,24 @@ TEST(Optim, AStepBetweenAForwardAndItsBackwardIsCaught) {
   EXPECT_THROW(loss.backward(), Error);
 }
 
+// Dropout's mask stream is listed by named_generators(), and its saved state continues the stream: what a
+// training checkpoint relies on to resume with the masks an uninterrupted run would draw.
+TEST(Module, DropoutGeneratorIsListedAndItsStateContinuesTheStream) {
+  Generator gen(0);
+  Sequential model{std::make_shared<Linear>(4, 4, gen), std::make_shared<Dropout>(0.5, 7)};
+  const auto generators = model.named_generators();
+  ASSERT_EQ(generators.size(), 1u);
+  EXPECT_EQ(generators[0].first, "1.generator");
+  const Var x(Tensor::ones({8, 4}));
+  (void)model(x);
+  const Generator::State saved = generators[0].second->state();
+  const std::vector<double> next = model(x).value().to_vector();
+  (void)model(x);
+  generators[0].second->set_state(saved);
+  EXPECT_EQ(model(x).value().to_vector(), next);
+  Generator::State zero{};
+  EXPECT_THROW(generators[0].second->set_state(zero), Error);
+}
+
 }  // namespace
 }  // namespace mt::nn
