@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <vector>
 
 namespace mt::bench {
 namespace {
@@ -17,7 +18,9 @@ namespace {
 // the two constants (the AVX2 register file).
 constexpr int kChains = 12;
 constexpr int64_t kIterations = 1 << 18;  // 12 x 2^18 FMAs: about 1.6 ms on one zmm core
-constexpr int kRuns = 16;
+// Runs per measurement: about 0.1 s in all, so that a quiet moment of a shared machine is among them.
+constexpr int kRuns = 64;
+using Clock = std::chrono::steady_clock;
 
 // Each chain computes x = x * a + b, which converges to a fixed point instead of overflowing or going
 // denormal. Each function is compiled for its instruction set whatever the build's flags, and called only
@@ -58,26 +61,33 @@ bool cpu_supports(Width width) {
 
 Width widest_width() { return cpu_supports(Width::Zmm) ? Width::Zmm : Width::Ymm; }
 
-double fma_gflops(Width width, int threads) {
-  if (!cpu_supports(width)) return 0;
-  const double flops = 2.0 * (width == Width::Zmm ? 16 : 8) * kChains * double(kIterations);
-  double best = 0;
+PeakRuns fma_runs(Width width, int threads) {
+  if (!cpu_supports(width)) return {};
+  const double flops = 2.0 * (width == Width::Zmm ? 16 : 8) * kChains * double(kIterations) * threads;
+  std::vector<double> rates;
   for (int run = 0; run < kRuns; ++run) {
-    // Each thread times its own chains: a run's rate is the sum of the threads' rates while they all run at
-    // once, not spoiled by a thread that started late or waits at the join.
-    double rate = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : rate)
+    // Each thread notes when its own chains start and end; the run's rate is all threads' work over the span
+    // from the first start to the last end. Threads that did not run at the same time (another process held
+    // a core, or the VM's other vCPU was not scheduled) therefore count as the slower rate they really gave,
+    // where the sum of per-thread rates would count them as if they had overlapped.
+    std::vector<Clock::time_point> starts(threads), ends(threads);
+#pragma omp parallel num_threads(threads)
     {
-      const auto start = std::chrono::steady_clock::now();
+      const int t = omp_get_thread_num();
+#pragma omp barrier
+      starts[t] = Clock::now();
       const float r = width == Width::Zmm ? zmm_chains(kIterations) : ymm_chains(kIterations);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ends[t] = Clock::now();
       if (r == 0.5f) sink = r;
-      rate += flops / seconds * 1e-9;
     }
-    best = std::max(best, rate);
+    const auto span = *std::max_element(ends.begin(), ends.end()) - *std::min_element(starts.begin(), starts.end());
+    rates.push_back(flops / std::chrono::duration<double>(span).count() * 1e-9);
   }
-  return best;
+  std::sort(rates.begin(), rates.end());
+  return {rates.back(), rates[rates.size() / 2]};
 }
+
+double fma_gflops(Width width, int threads) { return fma_runs(width, threads).best; }
 
 double peak_gflops(int threads) {
   static std::map<int, double> measured;  // the benchmark programs are single-threaded between benchmarks

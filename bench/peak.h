@@ -13,8 +13,14 @@ bool cpu_supports(Width width);  // what this CPU runs, whatever the build targe
 Width widest_width();            // Zmm where the CPU has AVX-512F, else Ymm
 
 // FMA throughput in GFLOP/s (2 flops per lane) on `threads` OpenMP threads running at once, each its own
-// chains: the best of a few short runs, so that a moment when another process held a core does not count.
-double fma_gflops(Width width, int threads);
+// chains, over 64 short runs: the best run (a moment when no other process held a core) and the median one
+// (how noisy the machine was). A run counts its threads' work over the span from the first one's start to the
+// last one's end, so threads that did not really run at once are not counted as if they had.
+struct PeakRuns {
+  double best = 0, median = 0;
+};
+PeakRuns fma_runs(Width width, int threads);
+double fma_gflops(Width width, int threads);  // fma_runs(...).best
 
 // The peak that figures are stated against: fma_gflops(widest_width(), threads), measured once per thread
 // count per process (about 0.1 s), the first time it is asked for.
