@@ -28,11 +28,14 @@ void check(bool ok, const char* optimizer, const std::string& what) {
 // Rough cost per element of an update, for parallel_for's decision to fork.
 constexpr int64_t kUpdateWork = 16;
 
-// Adam updates parameters of at least this many elements in parallel, split into the same shares as the
-// GEMMs that use them (rows, see gemm.cpp), so each core updates the rows it computes with; the smaller ones
+// Adam updates parameters of at least this many elements in parallel, each split into the same shares as the
+// GEMMs that use it (rows, see gemm.cpp), so each core updates the rows it computes with; the smaller ones
 // on the calling thread, which uses them in the serial rest of a step. Splitting those too handed their cache
 // lines to the other core and back every step: on the 2-core VM, 2 threads made a step slower than 1.
-constexpr int64_t kSharedParameter = int64_t{1} << 16;
+constexpr int64_t kSharedParameter = int64_t{1} << 14;
+// The shared parameters are updated in this many equal slices, slice i being the same fraction of each, so
+// that a thread's share of the slices is the same share of every parameter's rows.
+constexpr int64_t kSlices = 64;
 
 // The per-step constants of one parameter's Adam update. PyTorch's denominator sqrt(v) / sqrt(bc2) + eps and
 // its step lr / bc1 are folded into p -= rate * m / (sqrt(v) + eps_scaled), with rate = lr sqrt(bc2) / bc1
@@ -274,7 +277,7 @@ std::function<void()> Adam::read_state(StateReader& in) {
 
 void Adam::step() {
   segments_.clear();
-  int64_t total = 0;
+  int64_t shared_elements = 0;
   for (size_t k = 0; k < params_.size(); ++k) {
     const Var& p = params_[k];
     if (!usable_grad(p, decoupled_ ? "AdamW" : "Adam", k).defined()) continue;
@@ -285,20 +288,20 @@ void Adam::step() {
     }
     ++s.steps;
     const bool shared = p.numel() >= kSharedParameter;
-    segments_.push_back({k, shared ? total : kOnThisThread, p.numel()});
-    if (shared) total += p.numel();
+    segments_.push_back({k, shared, p.numel()});
+    if (shared) shared_elements += p.numel();
   }
-  // One parallel pass over the elements of all large parameters: a single fork and join per step, where one
+  // One parallel pass over the slices of all large parameters: a single fork and join per step, where one
   // per parameter tensor cost more than the small tensors' updates themselves.
-  parallel_for(total, total * kUpdateWork, [&](int64_t begin, int64_t end) {
+  parallel_for(kSlices, shared_elements * kUpdateWork, [&](int64_t begin, int64_t end) {
     for (const Segment& segment : segments_) {
-      if (segment.start == kOnThisThread) continue;
-      const int64_t lo = std::max(begin, segment.start), hi = std::min(end, segment.start + segment.count);
-      if (lo < hi) update(segment, lo - segment.start, hi - lo);
+      if (!segment.shared) continue;
+      const int64_t lo = segment.count * begin / kSlices, hi = segment.count * end / kSlices;
+      if (lo < hi) update(segment, lo, hi - lo);
     }
   });
   for (const Segment& segment : segments_)
-    if (segment.start == kOnThisThread) update(segment, 0, segment.count);
+    if (!segment.shared) update(segment, 0, segment.count);
 }
 
 void Adam::update(const Segment& segment, int64_t offset, int64_t count) {

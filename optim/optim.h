@@ -145,12 +145,11 @@ class Adam : public Optimizer {
     Tensor m, v;
     int64_t steps = 0;
   };
-  // The elements [start, start + count) of one step's single parallel pass belong to params_[param];
-  // start is kOnThisThread for a parameter updated outside that pass.
-  static constexpr int64_t kOnThisThread = -1;
+  // A parameter to update this step, its elements shared by the threads or updated on the calling thread.
   struct Segment {
     size_t param;
-    int64_t start, count;
+    bool shared;
+    int64_t count;
   };
   void update(const Segment& segment, int64_t offset, int64_t count);
 

@@ -53,11 +53,13 @@ constexpr int kVectorBytes = 16;
 constexpr bool kMasked = false;
 #endif
 
-// Below this many multiply-adds a GEMM runs on one thread. Measured with bench/bench_gemm on the 2-core EPYC
-// VM: a fork/join costs about 4 us there (OMP_WAIT_POLICY=active does not change it), and at 1M
-// multiply-adds (about 12 us on one core) two threads gain 0-17% on a quiet machine but lose badly when
-// another process holds the second core; from 6M (32x256x784, 256x784x32) they gain 1.45-1.9x.
-constexpr int64_t kGemmParallelWork = int64_t{1} << 21;
+// Below this many multiply-adds a GEMM runs on one thread. Measured with bench/bench_gemm on the 2-core Zen 5
+// VM under SCHED_FIFO (chrt -f 50, so that other processes' builds do not take the cores): the kernels' own
+// pool forks and joins in well under a microsecond while its worker spins, and the 1M-multiply-add layer
+// shapes (32x128x256, 128x256x32, 32x256x128: about 9 us on one core) ran 1.4-1.9x faster on 2 threads; at
+// 256K (32x64x128, 64x128x32) 2 threads were no faster. Under OpenMP, whose fork and join cost 2-4 us, the
+// threshold was 2M.
+constexpr int64_t kGemmParallelWork = int64_t{1} << 19;
 
 template <class T>
 struct Blocking {
@@ -330,7 +332,8 @@ void pack_b_transposed(const T* b, int64_t col_stride, int64_t kc, int64_t nc, T
     for (int64_t p0 = 0; p0 < kc; p0 += L) {
       const int depth = static_cast<int>(std::min<int64_t>(L, kc - p0));
       const auto mask = static_cast<typename S::Mask>((1u << depth) - 1u);
-      for (int h = 0; h < NR / L; ++h) {
+      // The masked kernel reads no vector of a panel past its last column, so those are left unwritten.
+      for (int h = 0; h * L < cols; ++h) {
         typename S::V r[L];
         for (int j = 0; j < L; ++j) {
           const int64_t col = jp + h * L + j;
@@ -494,6 +497,10 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
       for (int64_t ic = i_begin; ic < i_end; ic += B::MC) {
         const int64_t mc = std::min(B::MC, i_end - ic);
         if (!direct_a) pack_a(a, ic, mc, pc, kc, packed_a);
+        // Strips of MR rows; an A read in place splits a ragged block evenly instead (10 rows as 5 + 5, not
+        // 8 + 2): a 2-row tile is bound by FMA latency, not throughput, and took as long as an 8-row one.
+        // Worked out once per block: two divisions per strip took a tenth of a 32x10x32 GEMM.
+        const int64_t strips = (mc + MR - 1) / MR, even_rows = mc / strips, longer_strips = mc % strips;
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const int nv = (cols + L - 1) / L;
@@ -510,12 +517,10 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
             bp = edge_b, bld = NR;
           }
           const int kernel_nv = kMasked ? nv : B::NV;  // the portable kernel always spans the padded panel
-          // Strips of MR rows; an A read in place splits a ragged block evenly instead (10 rows as 5 + 5, not
-          // 8 + 2): a 2-row tile is bound by FMA latency, not throughput, and took as long as an 8-row one.
-          const int64_t strips = (mc + MR - 1) / MR;
+          int64_t ir = 0;
           for (int64_t s = 0; s < strips; ++s) {
-            const int64_t ir = direct_a ? s * mc / strips : s * MR;
-            const int rows = static_cast<int>(direct_a ? (s + 1) * mc / strips - ir : std::min<int64_t>(MR, mc - ir));
+            const int rows = static_cast<int>(direct_a ? even_rows + (s < longer_strips)
+                                                       : std::min<int64_t>(MR, mc - ir));
             const T* ap;
             int64_t ars, acs;
             if (direct_a) {
@@ -527,6 +532,7 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
             kernels[rows - 1][kernel_nv - 1](kc, ap, ars, acs, bp, bld,
                                              p.c + (p.transposed_c ? j * p.ldc + i : i * p.ldc + j), p.ldc, cols,
                                              load_c);
+            ir += rows;
           }
         }
       }

@@ -10,6 +10,7 @@
 
 #include "nn/functional.h"
 #include "optim/optim.h"
+#include "tensor/parallel.h"
 
 namespace mt {
 namespace {
@@ -293,6 +294,40 @@ TEST(Optim, UpdatesFloat32ParametersAndKeepsTheirStorage) {
     EXPECT_LT(v.front(), 0.5);
     EXPECT_TRUE(std::all_of(v.begin(), v.end(), [&](double e) { return e == v.front(); }));
   }
+}
+
+// Parameters past Adam's parallel threshold (2^14 elements), ragged ones among them, are updated in slices
+// that the threads share: every element exactly once, with the same bits as on one thread.
+TEST(Optim, SameUpdatesOnAnyThreadCount) {
+  const int saved = num_threads();
+  const Shape shapes[] = {{300, 300}, {131, 127}, {16411}, {7, 3}};
+  auto train = [&](int threads, int which) {
+    set_num_threads(threads);
+    std::vector<Var> params;
+    for (const Shape& shape : shapes) {
+      Tensor t = Tensor::empty(shape);
+      float* w = t.mutable_data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) w[i] = std::sin(0.37f * static_cast<float>(i));
+      params.emplace_back(t, true);
+    }
+    auto opt = all_optimizers()[which](params);
+    for (int step = 0; step < 3; ++step) {
+      opt->zero_grad();
+      Var loss = sum(params[0] * params[0] * params[0]);
+      for (size_t k = 1; k < params.size(); ++k) loss = loss + sum(params[k] * params[k] * params[k]);
+      loss.backward();
+      opt->step();
+    }
+    std::vector<std::vector<double>> values;
+    for (const Var& p : params) values.push_back(p.value().to_vector());
+    return values;
+  };
+  for (int which = 0; which < 3; ++which) {
+    const auto one = train(1, which);
+    EXPECT_NE(one[0][1], std::sin(0.37f));
+    for (int threads : {2, 3}) EXPECT_EQ(train(threads, which), one) << "optimizer " << which << ", " << threads << " threads";
+  }
+  set_num_threads(saved);
 }
 
 TEST(Optim, ZeroGradDropsGradients) {
