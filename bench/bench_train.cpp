@@ -28,7 +28,7 @@ struct Setup {
   std::vector<mt::Tensor> batches;
   std::vector<std::vector<int64_t>> labels;
 
-  explicit Setup(int64_t batch_count) {
+  explicit Setup(int64_t batch_count, int64_t batch = kBatch) {
     mt::set_flush_denormal(true);
     mt::Generator gen(0);
     int64_t in = kPixels;
@@ -39,8 +39,8 @@ struct Setup {
     model->add(std::make_shared<mt::nn::Linear>(in, kClasses, gen));
     optimizer = std::make_unique<mt::optim::Adam>(model->parameters(), mt::optim::AdamOptions{.lr = 1e-3});
     for (int64_t b = 0; b < batch_count; ++b) {
-      batches.push_back(mt::Tensor::uniform({kBatch, kPixels}, 0, 1, gen));
-      std::vector<int64_t> y(kBatch);
+      batches.push_back(mt::Tensor::uniform({batch, kPixels}, 0, 1, gen));
+      std::vector<int64_t> y(static_cast<size_t>(batch));
       for (int64_t& v : y) v = static_cast<int64_t>(gen.below(kClasses));
       labels.push_back(std::move(y));
     }
@@ -54,13 +54,16 @@ struct Setup {
   }
 };
 
+// One step at the batch size given as the argument: the reference 32, and 128, where two threads have four
+// times the work per fork to share.
 void BM_TrainStep(benchmark::State& state) {
-  Setup s(16);
+  const int64_t batch = state.range(0);
+  Setup s(16, batch);
   size_t b = 0;
   for (auto _ : state) s.step(b++ % s.batches.size());
-  mt::bench::set_flop_counters(state, kTrainFlops * kBatch);
+  mt::bench::set_flop_counters(state, kTrainFlops * static_cast<double>(batch));
 }
-BENCHMARK(BM_TrainStep)->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
+BENCHMARK(BM_TrainStep)->Arg(kBatch)->Arg(128)->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
 
 // The optimizer's part of a step: Adam over the model's 244522 parameters, gradients from one backward.
 void BM_AdamStep(benchmark::State& state) {

@@ -154,12 +154,12 @@ std::vector<T> run(int threads, int64_t m, int64_t n, int64_t k, Layout la, Layo
 
 TEST(Gemm, BitIdenticalOnAnyThreadCount) {
   const int saved = num_threads();
-  // Past kGemmParallelWork (512K multiply-adds) so they run in parallel: split by columns (wide C), by rows
-  // (narrow C), with ragged edges, the reference model's layer shapes among them; 3 threads on 2 cores cut
-  // other chunks and claim them in another order.
+  // Past kGemmParallelWork (512K multiply-adds) so they run in parallel: split by columns (wide C, or a
+  // packed B larger than A: 136x300x200), by rows (narrow C), with ragged edges, the reference model's layer
+  // shapes among them; 3 threads on 2 cores cut other chunks and claim them in another order.
   const std::array<int64_t, 3> shapes[] = {{32, 256, 784}, {256, 784, 32}, {32, 128, 256}, {128, 256, 32},
-                                           {32, 256, 128}, {33, 257, 300}, {1000, 20, 200}, {301, 33, 257},
-                                           {10000, 10, 32}};
+                                           {32, 256, 128}, {33, 257, 300}, {136, 300, 200}, {1000, 20, 200},
+                                           {301, 33, 257}, {10000, 10, 32}};
   for (const auto& [m, n, k] : shapes)
     for (Layout la : kLayouts)
       for (Layout lb : kLayouts) {
