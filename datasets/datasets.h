@@ -24,11 +24,15 @@ enum class Split { Train, Test };
 
 struct DatasetOptions {
   // Directory with the four standard files (train-images-idx3-ubyte.gz ..., or the same names without .gz).
-  // Empty: the first of default_dirs() that holds them.
+  // Empty: the first of default_dirs() that holds them (IdxDataset needs it).
   std::string dir;
-  // Files with an official name must hold the official content (size and CRC32 after decompression);
-  // a mismatch is an error unless this is false. See official_files() in mnist.cpp for what is known.
+  // Files with an official name must hold the official content (what is known of each file, and so checked, is
+  // listed in mnist.cpp and the README's Data section); a mismatch is an error unless this is false.
   bool verify = true;
+  // The remedies that error messages offer, in the caller's terms: a command-line program names its options.
+  std::string how_to_choose_dir = "set DatasetOptions::dir to the directory holding them";
+  std::string how_to_load_other_data =
+      "load other data in this format with mt::datasets::IdxDataset (or set DatasetOptions::verify = false)";
 };
 
 // Images of one split as bytes (rows * cols per image) with their labels; copies share the bytes.
@@ -71,6 +75,7 @@ class MNIST : public ImageDataset {
  public:
   explicit MNIST(Split split, const DatasetOptions& options = {});
   static std::vector<std::string> default_dirs();
+  static std::vector<std::string> classes();  // "0" .. "9"
 };
 
 // Zalando's clothes, found by default in data/fashion or /usr/share/datasets/fashion-mnist (Debian package
@@ -79,6 +84,18 @@ class FashionMNIST : public ImageDataset {
  public:
   explicit FashionMNIST(Split split, const DatasetOptions& options = {});
   static std::vector<std::string> default_dirs();
+  static std::vector<std::string> classes();
+};
+
+// Any data in MNIST's format: options.dir holds the four MNIST-named IDX files (KMNIST, EMNIST, one's own),
+// with MNIST's structural checks (ubyte N x 28 x 28 images, as many ubyte labels) but no official content or
+// sizes. The classes are named by an optional classes.txt in the directory, one name per line in label order;
+// without it they are "0" .. "N-1". Either way N covers the labels of both splits (the other split's label file
+// is read too, when present), so the train and test splits of a directory always agree on the classes;
+// classes.txt must name exactly N classes. The dataset is named after the directory ("kmnist train").
+class IdxDataset : public ImageDataset {
+ public:
+  IdxDataset(Split split, const DatasetOptions& options);
 };
 
 // The last `validation_size` examples become the validation set, the rest the training set: deterministic,
@@ -92,6 +109,13 @@ TrainValidation train_validation_split(const ImageDataset& dataset, int64_t vali
 // Per-pixel statistics of the training sets on the [0, 1] scale, the usual normalisation constants.
 inline constexpr float kMnistMean = 0.1307f, kMnistStd = 0.3081f;
 inline constexpr float kFashionMnistMean = 0.2860f, kFashionMnistStd = 0.3530f;
+
+// The same statistics of any dataset: mean and (population) standard deviation of all its pixels / 255, as
+// the constants above were computed. Throws for a dataset without images.
+struct PixelStatistics {
+  double mean, std;
+};
+PixelStatistics pixel_statistics(const ImageDataset& dataset);
 
 // Training-time augmentation, drawn per image from a generator seeded by (seed, epoch, batch): each image is
 // moved by a whole number of pixels in [-max_shift, max_shift] along each axis and, when max_rotation is

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "datasets/md5.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -83,7 +84,8 @@ class FileSource : public Source {
 // The decompressed bytes of a file, produced on demand so that nothing is allocated ahead of the data.
 class Reader {
  public:
-  Reader(Source& source, bool gzip, const std::string& name) : source_(source), gzip_(gzip), name_(name) {
+  Reader(Source& source, bool gzip, const std::string& name, bool hash = false)
+      : source_(source), gzip_(gzip), name_(name), hash_(hash) {
     if (!gzip_) return;
     stream_ = std::make_unique<z_stream>();
     // 16 + MAX_WBITS: gzip wrapper only, so a zlib or raw deflate stream is not mistaken for a .gz file.
@@ -136,6 +138,14 @@ class Reader {
   bool gzip() const { return gzip_; }
   uint64_t file_size() const { return source_.size(); }
 
+  // The MD5 of the whole file, once the data has been read: the rest of the file (nothing, for a file that
+  // passed the checks) is hashed too.
+  std::string file_md5() {
+    while (fetch()) {
+    }
+    return md5_.hex();
+  }
+
   // An upper bound on the decompressed size, to refuse a header's impossible claim before reading.
   uint64_t size_bound() const { return gzip_ ? source_.size() * kMaxDeflateRatio : source_.size(); }
 
@@ -158,6 +168,7 @@ class Reader {
     if (at_end_) return false;
     piece_ = source_.next();
     consumed_ += piece_.size();
+    if (hash_) md5_.update(piece_);
     at_end_ = piece_.empty();
     return !at_end_;
   }
@@ -186,6 +197,8 @@ class Reader {
   Source& source_;
   bool gzip_;
   const std::string& name_;
+  bool hash_;
+  Md5 md5_;
   std::unique_ptr<z_stream> stream_;
   std::span<const uint8_t> piece_;  // input given by source_ and not yet used (plain) or handed to zlib (gzip)
   uint64_t consumed_ = 0;           // bytes given by source_ so far
@@ -389,8 +402,10 @@ IdxArray read_body(Reader& reader, HeaderRead h, const std::string& name) {
 }
 
 IdxArray parse(Source& source, const std::string& name, const IdxReadOptions& options) {
-  Reader reader(source, is_gzip(source, name), name);
-  return read_body(reader, read_header(reader, name, options), name);
+  Reader reader(source, is_gzip(source, name), name, options.file_md5);
+  IdxArray out = read_body(reader, read_header(reader, name, options), name);
+  if (options.file_md5) out.file_md5 = reader.file_md5();
+  return out;
 }
 
 }  // namespace

@@ -40,6 +40,9 @@ struct IdxArray {
   // however it was compressed.
   uint64_t content_size = 0;
   uint32_t content_crc32 = 0;
+  // With IdxReadOptions::file_md5: the MD5 of the file as stored (compressed or not), what a publisher's
+  // checksum of its download is; else empty.
+  std::string file_md5;
 
   int64_t numel() const;
   std::span<const uint8_t> u8() const;  // the elements of a UInt8 array; throws for other types
@@ -52,7 +55,8 @@ struct IdxReadOptions {
   uint64_t max_bytes = uint64_t{1} << 30;
   // When set, the header must be exactly this (type and sizes), checked before any element is read: a loader
   // that knows what a file must hold (60000 x 28 x 28 images, as many labels) refuses anything else at once.
-  std::optional<IdxHeader> expect;
+  std::optional<IdxHeader> expect = std::nullopt;
+  bool file_md5 = false;  // also hash the stored bytes (IdxArray::file_md5)
 };
 
 // Reads an IDX file. A name ending in ".gz" must be gzip; other names may be either (told apart by the magic

@@ -14,6 +14,7 @@
 #include <thread>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 
@@ -184,13 +185,8 @@ TEST_F(AppTest, TrainsTheCnnReproduciblyAndEvalReadsItBack) {
   EXPECT_EQ(run_app("train --model resnet").exit_code, 2);
 }
 
-TEST_F(AppTest, PredictsAKnownTestImageFromAPng) {
-  REQUIRE_MNIST();
-  ASSERT_EQ(run_app(train_args(dir_, 2) + " --no-figures").exit_code, 0);
-  // Test image 0 is a 7; write it as an 8-bit greyscale PNG, dark ink on white as a person would draw it.
-  const mt::datasets::MNIST test(mt::datasets::Split::Test, {.dir = MT_MNIST_DIR});
-  ASSERT_EQ(test.label(0), 7);
-  const auto pixels = test.image(0);
+// A digit as an 8-bit greyscale PNG of twice its size, dark ink on white as a person would draw it.
+void write_digit_png(std::span<const uint8_t> pixels, const fs::path& png) {
   cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 56, 56);
   unsigned char* data = cairo_image_surface_get_data(surface);
   const int stride = cairo_image_surface_get_stride(surface);
@@ -200,9 +196,18 @@ TEST_F(AppTest, PredictsAKnownTestImageFromAPng) {
       reinterpret_cast<uint32_t*>(data + y * stride)[x] = (v << 16) | (v << 8) | v;
     }
   cairo_surface_mark_dirty(surface);
-  const fs::path png = dir_ / "seven.png";
   ASSERT_EQ(cairo_surface_write_to_png(surface, png.c_str()), CAIRO_STATUS_SUCCESS);
   cairo_surface_destroy(surface);
+}
+
+TEST_F(AppTest, PredictsAKnownTestImageFromAPng) {
+  REQUIRE_MNIST();
+  ASSERT_EQ(run_app(train_args(dir_, 2) + " --no-figures").exit_code, 0);
+  // Test image 0 is a 7.
+  const mt::datasets::MNIST test(mt::datasets::Split::Test, {.dir = MT_MNIST_DIR});
+  ASSERT_EQ(test.label(0), 7);
+  const fs::path png = dir_ / "seven.png";
+  write_digit_png(test.image(0), png);
 
   const AppRun predicted = run_app("predict --model " + (dir_ / "model.bin").string() + " " + png.string());
   ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
@@ -210,11 +215,133 @@ TEST_F(AppTest, PredictsAKnownTestImageFromAPng) {
   EXPECT_NE(predicted.output.find("  9: 0."), std::string::npos) << "all ten probabilities are listed";
 }
 
+// An IDX file of `dims` holding `elements`, gzipped when the name ends in .gz (at level 1: large files are made).
+void write_idx(const fs::path& path, std::vector<uint32_t> dims, const std::vector<uint8_t>& elements) {
+  std::vector<uint8_t> bytes = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int shift : {24, 16, 8, 0}) bytes.push_back(static_cast<uint8_t>(d >> shift));
+  bytes.insert(bytes.end(), elements.begin(), elements.end());
+  if (path.extension() != ".gz") {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return;
+  }
+  gzFile gz = gzopen(path.c_str(), "wb1");
+  ASSERT_NE(gz, nullptr);
+  ASSERT_EQ(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzclose(gz), Z_OK);
+}
+
+// Images and labels of one split, named as MNIST names them (`prefix` train or t10k, `suffix` "" or ".gz").
+void write_split(const fs::path& dir, const std::string& prefix, const std::string& suffix,
+                 const std::vector<uint8_t>& images, const std::vector<uint8_t>& labels) {
+  fs::create_directories(dir);
+  write_idx(dir / (prefix + "-images-idx3-ubyte" + suffix), {static_cast<uint32_t>(labels.size()), 28, 28}, images);
+  write_idx(dir / (prefix + "-labels-idx1-ubyte" + suffix), {static_cast<uint32_t>(labels.size())}, labels);
+}
+
+std::string accuracy_text(const std::string& output, const std::string& after) {
+  const auto at = output.find(after);
+  return at == std::string::npos ? "none" : output.substr(at + after.size(), 6);
+}
+
+TEST_F(AppTest, TrainsEvaluatesAndPredictsOnOwnIdxDataWithItsClassNames) {
+  REQUIRE_MNIST();
+  // The test split's zeros, ones and twos: three classes, 2000 to train on (plain files), the rest to test (gzip).
+  const mt::datasets::MNIST mnist(mt::datasets::Split::Test, {.dir = MT_MNIST_DIR});
+  std::vector<uint8_t> images[2], labels[2];
+  int64_t a_two = -1;
+  for (int64_t i = 0; i < mnist.size(); ++i) {
+    if (mnist.label(i) > 2) continue;
+    const int part = labels[0].size() < 2000 ? 0 : 1;
+    if (part == 1 && mnist.label(i) == 2 && a_two < 0) a_two = i;
+    images[part].insert(images[part].end(), mnist.image(i).begin(), mnist.image(i).end());
+    labels[part].push_back(static_cast<uint8_t>(mnist.label(i)));
+  }
+  const fs::path data = test_dir() / "digits";
+  write_split(data, "train", "", images[0], labels[0]);
+  write_split(data, "t10k", ".gz", images[1], labels[1]);
+  const std::string model = " --model " + (dir_ / "model.bin").string();
+  const std::string common = " --dataset idx --data " + data.string() + " --hidden 32 --quiet";
+
+  const AppRun train = run_app("train" + common + " --epochs 2 --val-size 200 --seed 1 --out " + dir_.string());
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("digits test: 1800 training, 200 validation, " + std::to_string(labels[1].size()) +
+                              " test images; 25219 parameters"),
+            std::string::npos)
+      << "a 784-32-3 mlp: " << train.output;
+  EXPECT_GT(test_accuracy(train.output), 0.9) << train.output;
+  EXPECT_TRUE(fs::exists(dir_ / "confusion.png")) << train.output;
+  // eval normalises as training did (the statistics of the training images, read again): the same accuracy.
+  const AppRun eval = run_app("eval" + common + model + " --no-figures");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_EQ(accuracy_text(eval.output, "test accuracy: "), accuracy_text(train.output, "Test accuracy: "))
+      << eval.output << train.output;
+
+  const fs::path png = dir_ / "two.png";
+  write_digit_png(mnist.image(a_two), png);
+  const AppRun numbered = run_app("predict" + common + model + " " + png.string());
+  ASSERT_EQ(numbered.exit_code, 0) << numbered.output;
+  EXPECT_NE(numbered.output.find("two.png: 2\n  0: 0."), std::string::npos) << numbered.output;
+  EXPECT_EQ(numbered.output.find("  3: "), std::string::npos) << "three classes only: " << numbered.output;
+  std::ofstream(data / "classes.txt") << "zero\none\ntwo\n";
+  const AppRun named = run_app("predict" + common + model + " " + png.string());
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_NE(named.output.find("two.png: two\n  zero: 0."), std::string::npos) << named.output;
+  EXPECT_NE(named.output.find("\n  two: 0."), std::string::npos) << named.output;
+
+  std::ofstream(data / "classes.txt") << "zero\none\ntwo\nthree\n";
+  const AppRun too_many = run_app("eval" + common + model);
+  EXPECT_EQ(too_many.exit_code, 1) << too_many.output;
+  EXPECT_NE(too_many.output.find("classes.txt: names 4 classes, but the labels of digits only reach 2"),
+            std::string::npos)
+      << too_many.output;
+  const AppRun no_dir = run_app("train --dataset idx --quiet");
+  EXPECT_EQ(no_dir.exit_code, 2) << no_dir.output;
+  EXPECT_EQ(no_dir.output, "mnist: --dataset idx needs --data DIR, the directory holding the four IDX files\n");
+}
+
+TEST_F(AppTest, InvertedDigitsAreRefusedAsMnistNamingDatasetIdxAndTrainAsIdxData) {
+  REQUIRE_MNIST();
+  // 60000 real digits inverted (the test split six times, 255 - v), under the training files' names and sizes,
+  // beside the official test files.
+  const mt::datasets::MNIST mnist(mt::datasets::Split::Test, {.dir = MT_MNIST_DIR});
+  std::vector<uint8_t> images, labels;
+  for (int copy = 0; copy < 6; ++copy)
+    for (int64_t i = 0; i < mnist.size(); ++i) {
+      for (uint8_t v : mnist.image(i)) images.push_back(static_cast<uint8_t>(255 - v));
+      labels.push_back(static_cast<uint8_t>(mnist.label(i)));
+    }
+  const fs::path data = test_dir() / "inverted";
+  write_split(data, "train", ".gz", images, labels);
+  fs::copy_file(fs::path(MT_MNIST_DIR) / "t10k-images-idx3-ubyte.gz", data / "t10k-images-idx3-ubyte.gz");
+  fs::copy_file(fs::path(MT_MNIST_DIR) / "t10k-labels-idx1-ubyte.gz", data / "t10k-labels-idx1-ubyte.gz");
+
+  const AppRun refused = run_app("train --data " + data.string() + " --quiet --out " + dir_.string());
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  for (const char* part : {"train-images-idx3-ubyte.gz: not the official MNIST file train-images-idx3-ubyte.gz",
+                           "its MD5 is", "to train on other data in MNIST's format, use --dataset idx --data DIR"})
+    EXPECT_NE(refused.output.find(part), std::string::npos) << part << " missing in: " << refused.output;
+  EXPECT_EQ(refused.output.find("DatasetOptions"), std::string::npos) << "a C++ field: " << refused.output;
+  EXPECT_FALSE(fs::exists(dir_ / "model.bin"));
+
+  // With inverted test images too, the same files train as data of one's own.
+  write_split(data, "t10k", ".gz", std::vector<uint8_t>(images.begin(), images.begin() + 10000 * 784),
+              std::vector<uint8_t>(labels.begin(), labels.begin() + 10000));
+  const AppRun own = run_app("train --dataset idx --data " + data.string() +
+                             " --epochs 1 --hidden 32 --seed 1 --quiet --no-figures --out " + dir_.string());
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  EXPECT_NE(own.output.find("inverted test: 54000 training, 6000 validation, 10000 test images"), std::string::npos)
+      << own.output;
+  EXPECT_GT(test_accuracy(own.output), 0.9) << own.output;
+}
+
 TEST_F(AppTest, MissingDataNamesTheFilesAndTheFetchCommand) {
   const AppRun run = run_app("--data " + (dir_ / "nowhere").string() + " --quiet");
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("nowhere"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("cmake -DDATASET=mnist"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("; or pass --data DIR."), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find("DatasetOptions"), std::string::npos) << "a C++ field: " << run.output;
 }
 
 TEST_F(AppTest, BadOptionsGiveOneLineAndExitCode2) {
@@ -230,6 +357,8 @@ TEST_F(AppTest, BadOptionsGiveOneLineAndExitCode2) {
   const AppRun help = run_app("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("--batch-size N       per process: under mpirun -np N the global batch is N x this [32]"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("--dataset NAME       mnist | fashion | idx [mnist]"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("classes named by DIR/classes.txt"), std::string::npos) << help.output;
 }
 
 TEST_F(AppTest, DivergenceStopsWithAClearMessageAndKeepsTheLastGoodModel) {

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "datasets/datasets.h"
+#include "datasets/md5.h"
+#include "tests/error_message.h"
 
 // The largest single allocation since the last reset: "a lying header must not allocate much" is checked
 // directly rather than by watching the process's memory (a reserve() touches no pages).
@@ -345,9 +347,9 @@ std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims, size_t 
   return out;
 }
 
-std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& raw) {
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& raw, int level = 6) {
   z_stream s{};
-  EXPECT_EQ(deflateInit2(&s, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  EXPECT_EQ(deflateInit2(&s, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
   std::vector<uint8_t> out(deflateBound(&s, raw.size()) + 64);
   s.next_in = const_cast<Bytef*>(raw.data());
   s.avail_in = static_cast<uInt>(raw.size());
@@ -580,6 +582,222 @@ TEST_F(DatasetsBadFiles, AnOfficialNameWithOtherContentFailsVerification) {
   expect_error([&] { MNIST(Split::Test, {.dir = dir_.string()}); },
                {images_path(), "expected 7840016 bytes with CRC32 91373bdf", "got 3152 bytes"});
   EXPECT_EQ(MNIST(Split::Test, {.dir = dir_.string(), .verify = false}).size(), 4);
+}
+
+// --- Content verification of the official files --------------------------------------------------------------
+
+TEST(Md5, RfcTestSuiteAndPiecewiseUpdates) {
+  auto md5 = [](const std::string& text) {
+    return md5_hex(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  };
+  // RFC 1321, appendix A.5.
+  EXPECT_EQ(md5(""), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(md5("a"), "0cc175b9c0f1b6a831c399e269772661");
+  EXPECT_EQ(md5("abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(md5("message digest"), "f96b697d7cb7938d525a2f31aaf161d0");
+  EXPECT_EQ(md5("abcdefghijklmnopqrstuvwxyz"), "c3fcd3d76192e4007dfb496cca67e13b");
+  EXPECT_EQ(md5("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"), "d174ab98d277d9f5a5611c2c9f419d9f");
+  const std::string digits =
+      "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
+  EXPECT_EQ(md5(digits), "57edf4a22be3c955ac49da2e2107b67a");
+  // Pieces across the 64-byte blocks, and lengths around the 56-byte padding boundary (Python's hashlib).
+  Md5 pieces;
+  for (std::size_t at = 0, n = 1; at < digits.size(); at += n, n = n * 2 + 1)
+    pieces.update(std::span(reinterpret_cast<const uint8_t*>(digits.data()) + at, std::min(n, digits.size() - at)));
+  EXPECT_EQ(pieces.hex(), md5(digits));
+  EXPECT_EQ(md5(std::string(55, 'x')), "04364420e25c512fd958a70738aa8f72");
+  EXPECT_EQ(md5(std::string(56, 'x')), "668a72d5ba17f08e62dabcafad6db14b");
+  EXPECT_EQ(md5(std::string(64, 'x')), "c1bb4f81d892b2d57947682aeb252456");
+}
+
+TEST(DatasetsReal, TheMd5OfTheStoredFileIsThePublishersChecksum) {
+  REQUIRE_MNIST_TEST();
+  const std::string dir = MT_MNIST_DIR;
+  // The values cmake/fetch_data.cmake checks downloads against (torchvision's).
+  EXPECT_EQ(read_idx(dir + "/t10k-images-idx3-ubyte.gz", {.file_md5 = true}).file_md5,
+            "9fb629c4189551a2d022fa330f9573f3");
+  EXPECT_EQ(read_idx(dir + "/t10k-labels-idx1-ubyte.gz", {.file_md5 = true}).file_md5,
+            "ec29112dd5afa0611ce80d1b7f02629c");
+  EXPECT_EQ(read_idx(dir + "/t10k-labels-idx1-ubyte.gz").file_md5, "") << "hashed without being asked";
+}
+
+TEST(DatasetsReal, PixelStatisticsOfTheMnistTestSplit) {
+  REQUIRE_MNIST_TEST();
+  // NumPy (tests/data_reference/pixel_sums.py): mean 0.132515, std 0.310480.
+  const PixelStatistics stats = pixel_statistics(MNIST(Split::Test, {.dir = MT_MNIST_DIR}));
+  EXPECT_NEAR(stats.mean, 0.132515, 1e-6);
+  EXPECT_NEAR(stats.std, 0.310480, 1e-6);
+  const ImageDataset none("none", {}, {}, 28, 28, {"0"});
+  EXPECT_THROW(pixel_statistics(none), Error);
+}
+
+// The MNIST test split, every pixel v turned into 255 - v, six times over: 60000 real (inverted) digits, of
+// the official training files' shape and sizes, and their labels.
+struct InvertedDigits {
+  std::vector<uint8_t> images, labels;
+};
+
+InvertedDigits inverted_digits(int copies) {
+  const IdxArray images = read_idx(std::string(MT_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz");
+  const IdxArray labels = read_idx(std::string(MT_MNIST_DIR) + "/t10k-labels-idx1-ubyte.gz");
+  const auto n = static_cast<uint32_t>(10000 * copies);
+  InvertedDigits out{idx_bytes(0x08, {n, 28, 28}, 0), idx_bytes(0x08, {n}, 0)};
+  for (int c = 0; c < copies; ++c) {
+    for (uint8_t v : images.bytes) out.images.push_back(static_cast<uint8_t>(255 - v));
+    out.labels.insert(out.labels.end(), labels.bytes.begin(), labels.bytes.end());
+  }
+  return out;
+}
+
+TEST_F(DatasetsBadFiles, SixtyThousandInvertedDigitsAreRefusedAsMnistAndLoadAsIdxData) {
+  REQUIRE_MNIST_TEST();
+  const InvertedDigits train = inverted_digits(6);
+  ASSERT_EQ(train.images.size(), 47040016u) << "the official training images' size";
+  ASSERT_EQ(train.labels.size(), 60008u);
+  write("train-images-idx3-ubyte.gz", gzip_bytes(train.images, 1));
+  write("train-labels-idx1-ubyte.gz", gzip_bytes(train.labels, 1));
+  const std::string images = (dir_ / "train-images-idx3-ubyte.gz").string();
+  expect_error([&] { MNIST(Split::Train, {.dir = dir_.string()}); },
+               {images, "not the official MNIST file train-images-idx3-ubyte.gz", "its size is right (47040016 bytes",
+                "not the official f68b3c2dcbeaaa9fbdd348bbdeb94873", "IdxDataset"});
+  // Decompressed, the same: only the official .gz is known.
+  fs::remove(images);
+  write("train-images-idx3-ubyte", train.images);
+  expect_error([&] { MNIST(Split::Train, {.dir = dir_.string()}); },
+               {(dir_ / "train-images-idx3-ubyte").string(), "not the official MNIST file", "its MD5 is"});
+  EXPECT_EQ(MNIST(Split::Train, {.dir = dir_.string(), .verify = false}).size(), 60000);
+
+  // As data of one's own they load, with MNIST's classes from the labels.
+  const IdxDataset own(Split::Train, {.dir = dir_.string()});
+  ASSERT_EQ(own.size(), 60000);
+  EXPECT_EQ(own.name(), dir_.filename().string() + " train");
+  EXPECT_EQ(own.class_names(), (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  EXPECT_EQ(own.label(0), 7);
+  EXPECT_EQ(own.label(59999), 6);
+  EXPECT_EQ(own.image(0)[7 * 28 + 6], 255 - 84);
+  EXPECT_EQ(own.image(50000)[7 * 28 + 6], 255 - 84);
+  // Their statistics are those of the test split mirrored: 1 - 0.132515, and the same spread.
+  const PixelStatistics stats = pixel_statistics(own);
+  EXPECT_NEAR(stats.mean, 0.867485, 1e-6);
+  EXPECT_NEAR(stats.std, 0.310480, 1e-6);
+
+  // The official test files beside them are still accepted as MNIST's (their content's CRC32 is known).
+  fs::copy_file(std::string(MT_MNIST_DIR) + "/t10k-images-idx3-ubyte.gz", images_path());
+  fs::copy_file(std::string(MT_MNIST_DIR) + "/t10k-labels-idx1-ubyte.gz", labels_path());
+  EXPECT_EQ(MNIST(Split::Test, {.dir = dir_.string()}).size(), 10000);
+}
+
+TEST_F(DatasetsBadFiles, TheRefusalOffersTheCallersRemedy) {
+  write_mnist_test(idx_bytes(0x08, {4, 28, 28}, 4 * 784), idx_bytes(0x08, {4}, 4, 3));
+  const std::string message = mt::test::error_message([&] {
+    MNIST(Split::Test, {.dir = dir_.string(), .how_to_load_other_data = "use --dataset idx"});
+  });
+  EXPECT_NE(message.find("expected 7840016 bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("; or use --dataset idx."), std::string::npos) << message;
+  EXPECT_EQ(message.find("DatasetOptions"), std::string::npos) << message;
+  const std::string missing = mt::test::error_message(
+      [&] { MNIST(Split::Train, {.dir = dir_.string(), .how_to_choose_dir = "pass --data DIR"}); });
+  EXPECT_NE(missing.find("; or pass --data DIR."), std::string::npos) << missing;
+  EXPECT_EQ(missing.find("DatasetOptions"), std::string::npos) << missing;
+}
+
+// --- IdxDataset: MNIST's format, one's own data ---------------------------------------------------------------
+
+class IdxDatasetFiles : public IdxFiles {
+ protected:
+  // Images whose pixels all equal their index (mod 256), and `labels`.
+  void write_split(const std::string& prefix, const std::vector<uint8_t>& labels, bool gzip) {
+    const auto n = static_cast<uint32_t>(labels.size());
+    std::vector<uint8_t> images = idx_bytes(0x08, {n, 28, 28}, 0);
+    for (uint32_t i = 0; i < n; ++i) images.resize(images.size() + 784, static_cast<uint8_t>(i));
+    std::vector<uint8_t> label_file = idx_bytes(0x08, {n}, 0);
+    label_file.insert(label_file.end(), labels.begin(), labels.end());
+    const std::string suffix = gzip ? ".gz" : "";
+    write(prefix + "-images-idx3-ubyte" + suffix, gzip ? gzip_bytes(images) : images);
+    write(prefix + "-labels-idx1-ubyte" + suffix, gzip ? gzip_bytes(label_file) : label_file);
+  }
+  void write_text(const std::string& name, const std::string& text) {
+    write(name, std::vector<uint8_t>(text.begin(), text.end()));
+  }
+  DatasetOptions options() const { return {.dir = dir_.string()}; }
+};
+
+TEST_F(IdxDatasetFiles, ClassesComeFromTheLabelsOfBothSplits) {
+  write_split("train", {0, 4, 1, 1, 3}, false);  // plain files
+  write_split("t10k", {2, 0, 1}, true);          // gzip
+  const IdxDataset train(Split::Train, options()), test(Split::Test, options());
+  const std::vector<std::string> five = {"0", "1", "2", "3", "4"};
+  EXPECT_EQ(train.class_names(), five);
+  EXPECT_EQ(test.class_names(), five) << "the test split's own labels only reach 2";
+  EXPECT_EQ(train.name(), dir_.filename().string() + " train");
+  EXPECT_EQ(test.name(), dir_.filename().string() + " test");
+  ASSERT_EQ(train.size(), 5);
+  ASSERT_EQ(test.size(), 3);
+  EXPECT_EQ(train.label(1), 4);
+  EXPECT_EQ(train.image(3)[500], 3);
+  EXPECT_EQ(test.label(0), 2);
+  // Without the other split's files, the split's own labels decide.
+  fs::remove(dir_ / "train-labels-idx1-ubyte");
+  EXPECT_EQ(IdxDataset(Split::Test, options()).class_names(), (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(IdxDataset(Split::Test, {.dir = dir_.string() + "/"}).name(), dir_.filename().string() + " test");
+}
+
+TEST_F(IdxDatasetFiles, ClassesTxtNamesTheClassesInLabelOrder) {
+  write_split("train", {0, 2, 1}, true);
+  write_split("t10k", {1, 1}, true);
+  write_text("classes.txt", "cat\ndog\nsea lion\n");
+  EXPECT_EQ(IdxDataset(Split::Train, options()).class_names(), (std::vector<std::string>{"cat", "dog", "sea lion"}));
+  write_text("classes.txt", "cat\r\ndog\r\nsea lion");  // \r\n, no final newline
+  EXPECT_EQ(IdxDataset(Split::Test, options()).class_names(), (std::vector<std::string>{"cat", "dog", "sea lion"}));
+  const std::string names = (dir_ / "classes.txt").string();
+  // Fewer names than the labels need: the label and the file holding it are named.
+  write_text("classes.txt", "cat\ndog\n");
+  expect_error([&] { IdxDataset(Split::Test, options()); },
+               {(dir_ / "train-labels-idx1-ubyte.gz").string(), "label 2", names, "names 2 classes (labels 0..1)"});
+  // More names than labels: the count must match.
+  write_text("classes.txt", "cat\ndog\nsea lion\nowl\n");
+  expect_error([&] { IdxDataset(Split::Train, options()); },
+               {names, "names 4 classes", "only reach 2 (3 classes)"});
+  write_text("classes.txt", "cat\n\nsea lion\n");
+  expect_error([&] { IdxDataset(Split::Train, options()); }, {names, "line 2 is empty"});
+  write_text("classes.txt", "");
+  expect_error([&] { IdxDataset(Split::Train, options()); }, {names, "line 1 is empty"});
+  std::string many;
+  for (int i = 0; i < 257; ++i) many.append("c").append(std::to_string(i)).append("\n");
+  write_text("classes.txt", many);
+  expect_error([&] { IdxDataset(Split::Train, options()); }, {names, "more than 256 class names"});
+  fs::remove(dir_ / "classes.txt");
+  fs::create_directory(dir_ / "classes.txt");
+  expect_error([&] { IdxDataset(Split::Train, options()); }, {names, "is a directory"});
+}
+
+TEST_F(IdxDatasetFiles, MnistsStructuralChecksStay) {
+  write_split("train", {0, 1}, true);
+  write("t10k-images-idx3-ubyte.gz", gzip_bytes(idx_bytes(0x08, {4, 27, 29}, 4 * 27 * 29)));
+  write("t10k-labels-idx1-ubyte.gz", gzip_bytes(idx_bytes(0x08, {4}, 4, 1)));
+  expect_error([&] { IdxDataset(Split::Test, options()); }, {images_path(), "ubyte N x 28 x 28", "4 x 27 x 29"});
+  write("t10k-images-idx3-ubyte.gz", gzip_bytes(idx_bytes(0x0C, {4, 28, 28}, 4 * 784 * 4)));
+  expect_error([&] { IdxDataset(Split::Test, options()); }, {images_path(), "int 4 x 28 x 28"});
+  write("t10k-images-idx3-ubyte.gz", gzip_bytes(idx_bytes(0x08, {5, 28, 28}, 5 * 784)));
+  expect_error([&] { IdxDataset(Split::Test, options()); }, {"holds 5 images", "holds 4 labels"});
+  write("t10k-images-idx3-ubyte.gz", gzip_bytes(idx_bytes(0x08, {4, 28, 28}, 4 * 784)));
+  write("t10k-labels-idx1-ubyte.gz", gzip_bytes(idx_bytes(0x08, {2, 2}, 4, 1)));
+  expect_error([&] { IdxDataset(Split::Test, options()); }, {labels_path(), "ubyte N", "2 x 2"});
+  // The other split's labels are read with the same checks.
+  write("t10k-labels-idx1-ubyte.gz", gzip_bytes(idx_bytes(0x08, {4}, 4, 1)));
+  write("train-labels-idx1-ubyte.gz", gzip_bytes(idx_bytes(0x08, {2, 1}, 2, 1)));
+  expect_error([&] { IdxDataset(Split::Test, options()); }, {"train-labels-idx1-ubyte.gz", "ubyte N", "2 x 1"});
+  write("train-labels-idx1-ubyte.gz", kGood);  // not gzip
+  expect_error([&] { IdxDataset(Split::Test, options()); }, {"train-labels-idx1-ubyte.gz", "not a gzip file"});
+  // The official names mean nothing here: no size or checksum is asked of these files.
+  fs::remove(dir_ / "train-labels-idx1-ubyte.gz");
+  EXPECT_EQ(IdxDataset(Split::Test, options()).size(), 4);
+  // Missing files are named, without MNIST's download command; no directory at all is refused.
+  fs::remove(images_path());
+  expect_error([&] { IdxDataset(Split::Test, options()); },
+               {dir_.filename().string() + " test: files not found", "t10k-images-idx3-ubyte.gz (or t10k-images-idx3-ubyte) missing"});
+  EXPECT_EQ(mt::test::error_message([&] { IdxDataset(Split::Test, options()); }).find("cmake"), std::string::npos);
+  expect_error([&] { IdxDataset(Split::Test, {}); }, {"IdxDataset: no directory given"});
 }
 
 // --- Faults and hostile input -----------------------------------------------------------------------------

@@ -78,9 +78,17 @@ struct Normalisation {
   float mean, std;
 };
 
-Normalisation normalisation(const Options& o) {
+// MNIST's and Fashion-MNIST's published constants. For --dataset idx, the statistics of `training`, the
+// images the model is trained on (the whole training file, validation part included, as the published
+// constants were computed; with --train-on-test N, the first N test images).
+Normalisation normalisation(const Options& o, const ImageDataset* training) {
   if (o.dataset == "fashion") return {mt::datasets::kFashionMnistMean, mt::datasets::kFashionMnistStd};
-  return {mt::datasets::kMnistMean, mt::datasets::kMnistStd};
+  if (o.dataset == "mnist") return {mt::datasets::kMnistMean, mt::datasets::kMnistStd};
+  const mt::datasets::PixelStatistics stats = mt::datasets::pixel_statistics(*training);
+  if (!(stats.std > 0))
+    throw mt::Error(training->name() + ": every pixel of the training images has the same value, " +
+                    "so they cannot be normalised (their standard deviation is 0)");
+  return {static_cast<float>(stats.mean), static_cast<float>(stats.std)};
 }
 
 struct Data {
@@ -89,34 +97,43 @@ struct Data {
   float mean, std;
 };
 
+int64_t class_count(const Data& data) { return static_cast<int64_t>(data.test.class_names().size()); }
+
 mt::datasets::DatasetOptions dataset_options(const Options& o) {
   mt::datasets::DatasetOptions d;
   d.dir = o.data;
   if (d.dir.empty())
     if (const char* env = std::getenv("MNIST_DATA")) d.dir = env;
+  if (o.dataset == "idx" && d.dir.empty())
+    throw UsageError{"--dataset idx needs --data DIR, the directory holding the four IDX files"};
+  d.how_to_choose_dir = "pass --data DIR";
+  d.how_to_load_other_data = "to train on other data in MNIST's format, use --dataset idx --data DIR";
   return d;
 }
 
 ImageDataset load_split(const Options& o, mt::datasets::Split split) {
   if (o.dataset == "fashion") return mt::datasets::FashionMNIST(split, dataset_options(o));
+  if (o.dataset == "idx") return mt::datasets::IdxDataset(split, dataset_options(o));
   return mt::datasets::MNIST(split, dataset_options(o));
 }
 
-// The test split always; the training and validation splits when training.
+// The test split always; the training and validation splits when training. For --dataset idx the training
+// images are read for their statistics even when not training.
 Data load_data(const Options& o, bool for_training) {
-  const Normalisation norm = normalisation(o);
-  Data data{std::nullopt, std::nullopt, load_split(o, mt::datasets::Split::Test), norm.mean, norm.std};
+  ImageDataset test = load_split(o, mt::datasets::Split::Test);
   std::optional<ImageDataset> pool;
   if (o.train_on_test > 0) {
     const int64_t n = o.train_on_test;
-    if (n >= data.test.size())
+    if (n >= test.size())
       throw mt::Error("--train-on-test " + std::to_string(n) + " leaves no test images: the test split has " +
-                      std::to_string(data.test.size()));
-    pool = data.test.subset(0, n);
-    data.test = data.test.subset(n, data.test.size() - n);
-  } else if (for_training) {
+                      std::to_string(test.size()));
+    pool = test.subset(0, n);
+    test = test.subset(n, test.size() - n);
+  } else if (for_training || o.dataset == "idx") {
     pool = load_split(o, mt::datasets::Split::Train);
   }
+  const Normalisation norm = normalisation(o, pool ? &*pool : nullptr);
+  Data data{std::nullopt, std::nullopt, std::move(test), norm.mean, norm.std};
   if (for_training) {
     if (o.val_size >= pool->size())
       throw mt::Error("--val-size " + std::to_string(o.val_size) + " leaves no training images out of " +
@@ -128,10 +145,26 @@ Data load_data(const Options& o, bool for_training) {
   return data;
 }
 
+// What predict needs of the data without reading it: the normalisation and the class names. Only --dataset
+// idx reads its files (the training images for the statistics, the labels and classes.txt for the names).
+struct Description {
+  Normalisation norm;
+  std::vector<std::string> class_names;
+};
+
+Description describe(const Options& o) {
+  if (o.dataset == "idx") {
+    const Data data = load_data(o, false);
+    return {{data.mean, data.std}, data.test.class_names()};
+  }
+  return {normalisation(o, nullptr),
+          o.dataset == "fashion" ? mt::datasets::FashionMNIST::classes() : mt::datasets::MNIST::classes()};
+}
+
 bool is_cnn(const Options& o) { return o.architecture == "cnn"; }
 
-std::shared_ptr<mt::nn::Sequential> make_model(const Options& o, mt::Generator& gen) {
-  if (is_cnn(o)) return make_cnn(gen, o.seed);
+std::shared_ptr<mt::nn::Sequential> make_model(const Options& o, int64_t classes, mt::Generator& gen) {
+  if (is_cnn(o)) return make_cnn(gen, o.seed, classes);
   auto model = std::make_shared<mt::nn::Sequential>();
   int64_t in = 28 * 28;
   for (int64_t width : o.hidden) {
@@ -139,7 +172,7 @@ std::shared_ptr<mt::nn::Sequential> make_model(const Options& o, mt::Generator& 
     model->add(std::make_shared<mt::nn::ReLU>());
     in = width;
   }
-  model->add(std::make_shared<mt::nn::Linear>(in, 10, gen));
+  model->add(std::make_shared<mt::nn::Linear>(in, classes, gen));
   return model;
 }
 
@@ -264,7 +297,8 @@ std::filesystem::path figure_path(const Options& o, const char* name) {
 // The figures that need only a model and the test split: confusion matrix, samples, mistakes, weights.
 std::vector<std::filesystem::path> write_test_figures(const Options& o, const mt::nn::Sequential& model,
                                                       const ImageDataset& test, const std::vector<int64_t>& predicted) {
-  const int64_t classes = 10;
+  const std::vector<std::string> names = test.class_names();
+  const auto classes = names.size();
   std::vector<std::vector<int64_t>> confusion(classes, std::vector<int64_t>(classes, 0));
   std::vector<int64_t> truth(test.size());
   std::vector<uint8_t> pixels;
@@ -275,7 +309,6 @@ std::vector<std::filesystem::path> write_test_figures(const Options& o, const mt
     const auto image = test.image(i);
     pixels.insert(pixels.end(), image.begin(), image.end());
   }
-  const std::vector<std::string> names = test.class_names();
   std::vector<std::filesystem::path> written;
   auto add = [&](const char* name) { return written.emplace_back(figure_path(o, name)).string(); };
   mt::viz::ConfusionOptions c;
@@ -304,18 +337,18 @@ void print_written(const std::vector<std::filesystem::path>& files) {
   for (const auto& f : files) std::printf("  wrote %s\n", f.string().c_str());
 }
 
-// The model in o.model, an mlp (of --hidden) or the cnn: whichever the file's tensors fit.
-std::shared_ptr<mt::nn::Sequential> load_model(const Options& o, bool& cnn) {
+// The model in o.model, an mlp (of --hidden) or the cnn with `classes` outputs: whichever the file's tensors fit.
+std::shared_ptr<mt::nn::Sequential> load_model(const Options& o, int64_t classes, bool& cnn) {
   mt::Generator unused(0);
   try {
-    auto model = make_cnn(unused, 0);
+    auto model = make_cnn(unused, 0, classes);
     mt::nn::load(*model, o.model);
     cnn = true;
     return model;
   } catch (const mt::Error&) {
     Options mlp = o;
     mlp.architecture = "mlp";
-    auto model = make_model(mlp, unused);
+    auto model = make_model(mlp, classes, unused);
     mt::nn::load(*model, o.model);  // its error names the file and what does not fit an mlp
     cnn = false;
     return model;
@@ -337,11 +370,11 @@ int run_train(const Options& o) {
   const Data data = out_of_memory_as_error("loading the data", [&] { return load_data(o, true); });
 
   mt::Generator init(o.seed);
-  const int64_t planned = is_cnn(o) ? 0 : mlp_parameter_count(o.hidden);
+  const int64_t planned = is_cnn(o) ? 0 : mlp_parameter_count(o.hidden, class_count(data));
   auto model = out_of_memory_as_error(
       is_cnn(o) ? std::string("building the cnn")
                 : "building the mlp (" + std::to_string(planned) + " parameters, " + megabytes(4.0 * static_cast<double>(planned)) + ")",
-      [&] { return make_model(o, init); });
+      [&] { return make_model(o, class_count(data), init); });
   broadcast(*model);
   auto optimizer = make_optimizer(o, model->parameters());
   StepAverager averager(model->parameters());
@@ -506,7 +539,7 @@ int run_eval(const Options& o) {
   set_up_cpu(o);
   const Data data = load_data(o, false);
   bool cnn = false;
-  auto model = load_model(o, cnn);
+  auto model = load_model(o, class_count(data), cnn);
   const Evaluation test = evaluate(*model, data, data.test);
   std::printf("%s: %lld images, test accuracy: %.4f\n", data.test.name().c_str(), static_cast<long long>(data.test.size()),
               test.accuracy);
@@ -518,12 +551,12 @@ int run_eval(const Options& o) {
 }
 
 int run_predict(const Options& o) {
-  const Normalisation norm = normalisation(o);
+  const Description data = describe(o);
   bool cnn = false;
-  auto model = load_model(o, cnn);
+  auto model = load_model(o, static_cast<int64_t>(data.class_names.size()), cnn);
   model->eval();
   std::vector<float> pixels = load_digit_png(o.image);
-  for (float& p : pixels) p = (p - norm.mean) / norm.std;
+  for (float& p : pixels) p = (p - data.norm.mean) / data.norm.std;
   mt::NoGradGuard no_grad;
   const mt::Tensor probabilities =
       mt::softmax((*model)(mt::Var(mt::Tensor::from_vector(pixels, cnn ? mt::Shape{1, 1, 28, 28}
@@ -531,9 +564,9 @@ int run_predict(const Options& o) {
                       .value(),
                   1);
   const int64_t best = mt::argmax(probabilities, 1)[0];
-  std::printf("%s: %lld\n", o.image.c_str(), static_cast<long long>(best));
+  std::printf("%s: %s\n", o.image.c_str(), data.class_names[static_cast<size_t>(best)].c_str());
   for (int64_t c = 0; c < probabilities.size(1); ++c)
-    std::printf("  %lld: %.4f\n", static_cast<long long>(c), probabilities.at({0, c}));
+    std::printf("  %s: %.4f\n", data.class_names[static_cast<size_t>(c)].c_str(), probabilities.at({0, c}));
   return 0;
 }
 

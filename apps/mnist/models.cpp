@@ -4,7 +4,7 @@
 
 namespace mnist_app {
 
-std::shared_ptr<mt::nn::Sequential> make_cnn(mt::Generator& gen, uint64_t dropout_seed) {
+std::shared_ptr<mt::nn::Sequential> make_cnn(mt::Generator& gen, uint64_t dropout_seed, int64_t classes) {
   using namespace mt::nn;
   auto model = std::make_shared<Sequential>();
   const mt::Conv2dOptions same{.padding = {1, 1}};
@@ -18,7 +18,7 @@ std::shared_ptr<mt::nn::Sequential> make_cnn(mt::Generator& gen, uint64_t dropou
       .add(std::make_shared<Linear>(64 * 7 * 7, 128, gen))
       .add(std::make_shared<ReLU>())
       .add(std::make_shared<Dropout>(0.25, dropout_seed))
-      .add(std::make_shared<Linear>(128, 10, gen));
+      .add(std::make_shared<Linear>(128, classes, gen));
   return model;
 }
 

@@ -13,8 +13,8 @@ inline constexpr const char* kCnnDescription =
     "                         by up to 2 pixels";
 inline constexpr int64_t kCnnParameters = 421738;
 
-// Input [N, 1, 28, 28]. Convolutions without bias: the batch norm after each has its own. Weights from `gen`,
-// dropout masks from `dropout_seed`.
-std::shared_ptr<mt::nn::Sequential> make_cnn(mt::Generator& gen, uint64_t dropout_seed);
+// Input [N, 1, 28, 28], output [N, classes]. Convolutions without bias: the batch norm after each has its own.
+// Weights from `gen`, dropout masks from `dropout_seed`.
+std::shared_ptr<mt::nn::Sequential> make_cnn(mt::Generator& gen, uint64_t dropout_seed, int64_t classes = 10);
 
 }  // namespace mnist_app

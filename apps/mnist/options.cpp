@@ -59,10 +59,10 @@ std::string join(const std::vector<int64_t>& sizes) {
 
 }  // namespace
 
-int64_t mlp_parameter_count(const std::vector<int64_t>& hidden) {
+int64_t mlp_parameter_count(const std::vector<int64_t>& hidden, int64_t classes) {
   int64_t count = 0, in = 28 * 28;
   for (size_t i = 0; i <= hidden.size(); ++i) {
-    const int64_t width = i < hidden.size() ? hidden[i] : 10;
+    const int64_t width = i < hidden.size() ? hidden[i] : classes;
     int64_t weights = 0;
     if (__builtin_mul_overflow(in, width, &weights) || __builtin_add_overflow(count, weights, &count) ||
         __builtin_add_overflow(count, width, &count))
@@ -80,14 +80,19 @@ std::string help_text() {
        "       mnist predict --model FILE IMAGE.png  classify a greyscale PNG (28x28 or larger)\n\n"
        "Options (default in brackets):\n"
     << "  --data DIR           directory with the IDX files [$MNIST_DATA, ./data/<dataset>, Debian's dataset dir]\n"
-    << "  --dataset NAME       mnist | fashion [" << d.dataset << "]\n"
+    << "  --dataset NAME       mnist | fashion | idx [" << d.dataset << "]\n"
+    << "                         mnist, fashion: the official files, checked against their known checksums\n"
+    << "                         idx: any data in MNIST's format in --data DIR (the four MNIST file names,\n"
+    << "                         28x28 ubyte images); classes named by DIR/classes.txt, one per line in label\n"
+    << "                         order, else 0..N-1 (N: the largest label + 1); inputs normalised with the mean\n"
+    << "                         and std of the training images; eval and predict read the data too\n"
     << "  --epochs N           [" << d.epochs << "]\n"
     << "  --batch-size N       per process: under mpirun -np N the global batch is N x this [" << d.batch_size << "]\n"
     << "  --lr X               peak learning rate [" << d.lr << "]\n"
     << "  --schedule NAME      cosine (decays to 0 over the run) | constant [" << d.schedule << "]\n"
     << "  --optimizer NAME     adam | adamw | sgd (momentum 0.9) [" << d.optimizer << "]\n"
     << "  --model mlp|cnn      train: the model [" << d.architecture << "]\n"
-    << "                         mlp: 784-<hidden>-10 with ReLU\n"
+    << "                         mlp: 784-<hidden>-<classes> with ReLU\n"
     << "                         cnn: " << kCnnDescription << "\n"
     << "  --hidden SIZES       the mlp's hidden layer sizes [" << join(d.hidden) << "]\n"
     << "  --seed N             seeds weights and shuffling; same seed, same bits [" << d.seed << "]\n"
@@ -125,7 +130,7 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "--data") {
       o.data = value(arg);
     } else if (arg == "--dataset") {
-      o.dataset = parse_choice(arg, value(arg), {"mnist", "fashion"});
+      o.dataset = parse_choice(arg, value(arg), {"mnist", "fashion", "idx"});
     } else if (arg == "--epochs") {
       o.epochs = parse_number<int>(arg, value(arg), 1);
     } else if (arg == "--batch-size") {

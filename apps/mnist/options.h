@@ -9,7 +9,7 @@ namespace mnist_app {
 struct Options {
   std::string command = "train";  // train | eval | predict | help (--help) | version (--version)
   std::string data;                // empty: $MNIST_DATA, ./data/<dataset>, the Debian dataset directory
-  std::string dataset = "mnist";   // mnist | fashion
+  std::string dataset = "mnist";   // mnist | fashion | idx (any MNIST-format files in --data)
   int epochs = 5;
   int batch_size = 32;
   double lr = 1e-3;
@@ -35,8 +35,8 @@ struct UsageError {
 };
 
 Options parse_options(int argc, char** argv);
-// Parameters of the 784-<hidden>-10 mlp; throws UsageError when the count does not fit an int64_t.
-int64_t mlp_parameter_count(const std::vector<int64_t>& hidden);  // throws UsageError; command "help" on --help
+// Parameters of the 784-<hidden>-<classes> mlp; throws UsageError when the count does not fit an int64_t.
+int64_t mlp_parameter_count(const std::vector<int64_t>& hidden, int64_t classes = 10);
 std::string help_text();
 
 }  // namespace mnist_app

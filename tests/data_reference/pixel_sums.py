@@ -6,6 +6,7 @@ Output of the last run (MNIST t10k files with the official MD5s, Debian's datase
   mnist test pixel sums 0, 1, 9999: [18454, 28850, 41833]
   mnist test image 0 pixel (row 7, col 6..9): [84, 185, 159, 151]
   mnist test all pixels sum 264923200 label counts [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+  mnist test mean 0.132515 std 0.310480 (on the [0, 1] scale)
   fashion train count 60000 labels[:5] [9, 0, 0, 3, 0]
   fashion train pixel sums 0, 59999: [76247, 16684]
   fashion train mean 0.286041 std 0.353024 (on the [0, 1] scale)
@@ -28,6 +29,7 @@ print("mnist test labels[:10]", labels[:10].tolist(), "labels[9999]", int(labels
 print("mnist test pixel sums 0, 1, 9999:", [int(images[i].sum(dtype=np.int64)) for i in (0, 1, 9999)])
 print("mnist test image 0 pixel (row 7, col 6..9):", images[0].reshape(28, 28)[7, 6:10].tolist())
 print("mnist test all pixels sum", int(images.sum(dtype=np.int64)), "label counts", np.bincount(labels).tolist())
+print("mnist test mean %.6f std %.6f (on the [0, 1] scale)" % ((images / 255.0).mean(), (images / 255.0).std()))
 f_images = load(f"{fashion}/train-images-idx3-ubyte.gz", 16).reshape(-1, 784)
 f_labels = load(f"{fashion}/train-labels-idx1-ubyte.gz", 8)
 print("fashion train count", len(f_labels), "labels[:5]", f_labels[:5].tolist())
