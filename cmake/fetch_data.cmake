@@ -8,6 +8,11 @@
 # when none of them delivers (scripts/run-mnist.sh relies on that exit status). FILES=t10k limits it to the test
 # split (the files whose names start with FILES); MIRRORS=url1,url2 replaces the mirrors (tests use file:// URLs).
 #
+# For every file whose MD5 it has verified, the script records the CRC32 and size of the decompressed content
+# beside it, in <name without .gz>.crc32 ("91373bdf 7840016"), read from the verified file's gzip trailer: the
+# datasets::MNIST loader checks a decompressed or recompressed copy of an official file against that record
+# (the content's CRC32 of MNIST's training files is not otherwise known to it).
+#
 # MD5s are compared here rather than with file(DOWNLOAD ... EXPECTED_HASH): a mismatch there is a fatal error
 # that ends the script, so a mirror serving a bad file would stop the search instead of the next mirror being tried.
 cmake_minimum_required(VERSION 3.20)
@@ -43,6 +48,27 @@ if(DEFINED MIRRORS)
   string(REPLACE "," ";" mirrors "${MIRRORS}")
 endif()
 
+# record_content(<verified .gz>): its trailer's CRC32 and size (little-endian, the last 8 bytes of a one-member
+# gzip file, as the official files are) into <name without .gz>.crc32.
+function(record_content gz)
+  file(SIZE "${gz}" size)
+  math(EXPR at "${size} - 8")
+  file(READ "${gz}" trailer OFFSET ${at} LIMIT 8 HEX)
+  set(crc "")
+  foreach(i 6 4 2 0)
+    string(SUBSTRING "${trailer}" ${i} 2 byte)
+    string(APPEND crc "${byte}")
+  endforeach()
+  string(SUBSTRING "${trailer}" 8 8 isize)
+  set(content_size 0)
+  foreach(i 6 4 2 0)
+    string(SUBSTRING "${isize}" ${i} 2 byte)
+    math(EXPR content_size "${content_size} * 256 + 0x${byte}")
+  endforeach()
+  string(REGEX REPLACE "\\.gz$" ".crc32" record "${gz}")
+  file(WRITE "${record}" "${crc} ${content_size}\n")
+endfunction()
+
 file(MAKE_DIRECTORY "${dir}")
 set(missing "")
 list(LENGTH files count)
@@ -59,6 +85,7 @@ foreach(i RANGE 0 ${last} 2)
     file(MD5 "${target}" have)
     if(have STREQUAL md5)
       message(STATUS "fetch_data: ${target} is present, MD5 ${md5} matches")
+      record_content("${target}")
       continue()
     endif()
     message(STATUS "fetch_data: ${target} has MD5 ${have}, not the official ${md5}: downloading it again")
@@ -74,6 +101,7 @@ foreach(i RANGE 0 ${last} 2)
       if(got STREQUAL md5)
         file(RENAME "${target}.part" "${target}")
         message(STATUS "fetch_data: ${target} downloaded from ${mirror}, MD5 ${md5} verified")
+        record_content("${target}")
         set(done TRUE)
         break()
       endif()

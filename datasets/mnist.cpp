@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -19,7 +20,8 @@ namespace {
 // this machine (whose .gz MD5s match the official ones) and from the Debian Fashion-MNIST package.
 // The MNIST training files were not available, so their content's CRC32 is not known here: they are
 // recognised by the official MD5 of the .gz instead (the value cmake/fetch_data.cmake checks a download
-// against, torchvision's), so only the official .gz itself passes, not a decompressed or recompressed copy.
+// against, torchvision's), or a decompressed or recompressed copy by the CRC32 that script recorded beside a
+// .gz it verified (read_content_record).
 struct OfficialFile {
   const char* stem;
   uint64_t content_size;
@@ -145,7 +147,29 @@ bool needs_md5(const Spec& spec, const std::string& stem, const DatasetOptions& 
   return options.verify && file && !file->crc32 && file->gz_md5;
 }
 
-// `content_size` and (once read) the content's CRC32 or the file's MD5 against the official file of that name.
+// What cmake/fetch_data.cmake records beside an official .gz whose MD5 it verified, from its gzip trailer: the
+// CRC32 and size of the content, as "91373bdf 7840016\n" in <stem>.crc32.
+struct ContentRecord {
+  uint32_t crc32;
+  uint64_t size;
+};
+
+ContentRecord read_content_record(const std::string& path) {
+  InputFile file(path, path);
+  char text[64] = {};
+  const std::size_t n = file.size() < sizeof text ? file.read(text, sizeof text - 1) : 0;
+  const char* end = text + n;
+  ContentRecord record{};
+  auto crc = std::from_chars(text, end, record.crc32, 16);
+  if (crc.ec == std::errc() && crc.ptr == text + 8 && *crc.ptr == ' ') {
+    auto size = std::from_chars(crc.ptr + 1, end, record.size);
+    if (size.ec == std::errc() && size.ptr == end - 1 && *size.ptr == '\n') return record;
+  }
+  throw Error(path + ": not a record written by cmake/fetch_data.cmake (\"<CRC32 in 8 hex digits> <size>\" and a newline)");
+}
+
+// `content_size` and (once read) the content's CRC32 or the file's MD5 (or its record) against the official file
+// of that name.
 void verify_official(const Spec& spec, const std::string& path, const std::string& stem, uint64_t content_size,
                      const IdxArray* read, const std::string& shape, const DatasetOptions& options) {
   const OfficialFile* file = official_file(spec, stem);
@@ -162,12 +186,27 @@ void verify_official(const Spec& spec, const std::string& path, const std::strin
                 (read ? " with CRC32 " + hex32(read->content_crc32) : " (by its header: shape " + shape + ")") +
                 ". The file is corrupt, modified, or from another dataset with the same file names" + remedies);
   }
-  if (read && !file->crc32 && file->gz_md5 && read->file_md5 != file->gz_md5)
+  if (!read || file->crc32 || !file->gz_md5 || read->file_md5 == file->gz_md5) return;
+  // Not the official .gz itself: a copy of its content passes only by the record of a verified download.
+  const std::string record_path = (std::filesystem::path(path).parent_path() / (stem + ".crc32")).string();
+  std::error_code ec;
+  if (!std::filesystem::exists(record_path, ec))
     throw Error(path + ": not the official " + spec.title + " file " + stem + ".gz: its size is right (" +
                 std::to_string(content_size) + " bytes after decompression) but its MD5 is " + read->file_md5 +
                 ", not the official " + file->gz_md5 + ". The content of this file is known only by that MD5 of " +
-                "the official .gz, so a decompressed or recompressed copy cannot be told from other data with the " +
-                "same file names (such as the same images inverted)" + remedies);
+                "the official .gz, or by the record of its CRC32 (" + stem + ".crc32) that cmake/fetch_data.cmake " +
+                "leaves beside a .gz it verified; without either, a decompressed or recompressed copy cannot be " +
+                "told from other data with the same file names (such as the same images inverted)" + remedies);
+  const ContentRecord record = read_content_record(record_path);
+  if (record.size != file->content_size)
+    throw Error(record_path + ": records " + std::to_string(record.size) + " bytes of content, but the official " +
+                spec.title + " file " + stem + " holds " + std::to_string(file->content_size) +
+                ": not a record of the official file");
+  if (record.crc32 != read->content_crc32)
+    throw Error(path + ": does not match the official " + spec.title + " file " + stem + ": its content's CRC32 is " +
+                hex32(read->content_crc32) + ", not the " + hex32(record.crc32) + " recorded in " + record_path +
+                " when cmake/fetch_data.cmake verified the official .gz. The file is corrupt, modified, or from " +
+                "another dataset with the same file names" + remedies);
 }
 
 // One split read with the checks that the IDX format itself cannot make: images ubyte N x 28 x 28, ubyte

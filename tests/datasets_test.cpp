@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <new>
@@ -665,6 +667,32 @@ TEST_F(DatasetsBadFiles, SixtyThousandInvertedDigitsAreRefusedAsMnistAndLoadAsId
   write("train-images-idx3-ubyte", train.images);
   expect_error([&] { MNIST(Split::Train, {.dir = dir_.string()}); },
                {(dir_ / "train-images-idx3-ubyte").string(), "not the official MNIST file", "its MD5 is"});
+  // The CRC32 that cmake/fetch_data.cmake records beside a .gz it verified lets a copy of that content pass: here
+  // records of these very files, as if they were the official ones (a record is believed as the script's word).
+  auto record = [&](const std::string& stem, const std::vector<uint8_t>& content, uint32_t flip, uint64_t size) {
+    char text[48];
+    std::snprintf(text, sizeof text, "%08x %llu\n",
+                  static_cast<uint32_t>(crc32(0, content.data(), static_cast<uInt>(content.size()))) ^ flip,
+                  static_cast<unsigned long long>(size));
+    return write(stem + ".crc32", std::vector<uint8_t>(text, text + std::strlen(text)));
+  };
+  const std::string images_record = record("train-images-idx3-ubyte", train.images, 0, train.images.size());
+  record("train-labels-idx1-ubyte", train.labels, 0, train.labels.size());
+  const MNIST recorded(Split::Train, {.dir = dir_.string()});
+  EXPECT_EQ(recorded.size(), 60000);
+  EXPECT_EQ(recorded.image(0)[7 * 28 + 6], 255 - 84);
+  char wanted[16];
+  std::snprintf(wanted, sizeof wanted, "%08x", static_cast<uint32_t>(crc32(0, train.images.data(), static_cast<uInt>(train.images.size()))));
+  record("train-images-idx3-ubyte", train.images, 1, train.images.size());
+  expect_error([&] { MNIST(Split::Train, {.dir = dir_.string()}); },
+               {(dir_ / "train-images-idx3-ubyte").string(), std::string("its content's CRC32 is ") + wanted,
+                "recorded in " + images_record, "IdxDataset"});
+  record("train-images-idx3-ubyte", train.images, 0, 7840016);
+  expect_error([&] { MNIST(Split::Train, {.dir = dir_.string()}); },
+               {images_record, "records 7840016 bytes of content", "holds 47040016"});
+  write("train-images-idx3-ubyte.crc32", {'9', '1', '3', '7', '\n'});
+  expect_error([&] { MNIST(Split::Train, {.dir = dir_.string()}); },
+               {images_record, "not a record written by cmake/fetch_data.cmake"});
   EXPECT_EQ(MNIST(Split::Train, {.dir = dir_.string(), .verify = false}).size(), 60000);
 
   // As data of one's own they load, with MNIST's classes from the labels.

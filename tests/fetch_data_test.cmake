@@ -43,6 +43,11 @@ check("result EQUAL 0" "present official files were not accepted")
 check("out MATCHES \"${images} is present, MD5 9fb629c4189551a2d022fa330f9573f3 matches\"" "images not kept")
 check("out MATCHES \"${labels} is present, MD5 ec29112dd5afa0611ce80d1b7f02629c matches\"" "labels not kept")
 check("NOT out MATCHES \"nowhere\"" "a mirror was asked for a file already present")
+# Beside each verified file, its content's CRC32 and size from the gzip trailer: the loader's known values.
+file(READ "${WORK}/data/mnist/t10k-images-idx3-ubyte.crc32" record)
+check("record STREQUAL \"91373bdf 7840016\n\"" "images record is '${record}'")
+file(READ "${WORK}/data/mnist/t10k-labels-idx1-ubyte.crc32" record)
+check("record STREQUAL \"4ab9eff9 10008\n\"" "labels record is '${record}'")
 
 # 2. All four files, no mirror holding the training files: exit non-zero, naming them; the test files stay.
 fetch(-DMIRRORS=file://${WORK}/empty/)
@@ -61,6 +66,10 @@ check("out MATCHES \"bad/${labels}: MD5 [0-9a-f]+, expected ec29112dd5afa0611ce8
 check("out MATCHES \"downloaded from file://${WORK}/good/, MD5 ec29112dd5afa0611ce80d1b7f02629c verified\"" "not downloaded")
 file(MD5 "${WORK}/data/mnist/${labels}" md5)
 check("md5 STREQUAL ec29112dd5afa0611ce80d1b7f02629c" "the downloaded file is not the official one")
+file(REMOVE "${WORK}/data/mnist/t10k-labels-idx1-ubyte.crc32")
+fetch(-DFILES=t10k-labels "-DMIRRORS=file://${WORK}/good/")
+file(READ "${WORK}/data/mnist/t10k-labels-idx1-ubyte.crc32" record)
+check("record STREQUAL \"4ab9eff9 10008\n\"" "no record of the verified file: '${record}'")
 check("NOT EXISTS \"${WORK}/data/mnist/${labels}.part\"" "the temporary file was left behind")
 
 # 4. Only a bad mirror: non-zero exit, and the file is not replaced by the bad copy.
