@@ -1,6 +1,7 @@
 // libFuzzer harness for the IDX reader and the dataset loaders' header checks: any bytes, read as a plain or a
-// gzip file, and as the images or the labels of an MNIST split beside a valid partner file, must give a result
-// or an mt::Error, never a crash, a hang or a huge allocation. Build with -DMT_FUZZ=ON and clang (see
+// gzip file, as the images or the labels of an MNIST split beside a valid partner file (by MNIST and by
+// IdxDataset), and as an IdxDataset's classes.txt, must give a result or an mt::Error, never a crash, a hang or a
+// huge allocation. Build with -DMT_FUZZ=ON and clang (see
 // fuzz/CMakeLists.txt); fuzz/corpus_main.cpp runs the same function over the seed corpus in ctest.
 #include <unistd.h>
 
@@ -63,6 +64,24 @@ void load_split(std::span<const uint8_t> bytes, bool as_images) {
     } catch (const mt::Error&) {
     }
   }
+  try {
+    const mt::datasets::IdxDataset split(mt::datasets::Split::Test, {.dir = dir.string()});
+    if (split.size() > 0) (void)split.image(0);
+  } catch (const mt::Error&) {
+  }
+}
+
+// The bytes as the class names of a valid split of three images labelled 0.
+void load_class_names(std::span<const uint8_t> bytes) {
+  const fs::path dir = scratch_dir() / "named";
+  fs::create_directories(dir);
+  std::ofstream(dir / "t10k-images-idx3-ubyte", std::ios::binary) << partner(true, 3);
+  std::ofstream(dir / "t10k-labels-idx1-ubyte", std::ios::binary) << partner(false, 3);
+  write(dir / "classes.txt", bytes);
+  try {
+    (void)mt::datasets::IdxDataset(mt::datasets::Split::Test, {.dir = dir.string()}).class_names();
+  } catch (const mt::Error&) {
+  }
 }
 
 }  // namespace
@@ -82,5 +101,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   load_split(bytes, true);
   load_split(bytes, false);
+  load_class_names(bytes);
   return 0;
 }

@@ -40,3 +40,6 @@ for name, data in seeds.items():
     (out / (name + ".gz")).write_bytes(gz(data))
 images = seeds["images"]
 (out / "members.gz").write_bytes(gz(images[:10]) + gz(images[10:]))
+# For IdxDataset's classes.txt (the partner split's labels are all 0: one class).
+(out / "classes-one.txt").write_bytes(b"zero\n")
+(out / "classes-crlf.txt").write_bytes(b"cat\r\ndog\r\n\r\n")
