@@ -1,6 +1,7 @@
 #include "nn/checkpoint.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ void load(Module& module, const std::filesystem::path& path) {
 }
 
 void load_state_dict(Module& module, const NamedTensors& stored, const std::string& where) {
+  check_state_dict(module, stored, where)();
+}
+
+std::function<void()> check_state_dict(Module& module, const NamedTensors& stored, const std::string& where) {
   const std::vector<std::pair<std::string, Var>> params = module.state_dict();
   auto list = [](const auto& named) {
     std::string names;
@@ -64,8 +69,13 @@ void load_state_dict(Module& module, const NamedTensors& stored, const std::stri
                   list(params) + ")");
     if (copies > 1) throw Error(where + ": the file has tensor '" + name + "' more than once");
   }
-  // Everything matched: copying can no longer fail, so the model is never left half-loaded.
-  for (size_t i = 0; i < params.size(); ++i) params[i].second.value().copy_(*sources[i]);
+  // Everything matched: copying can no longer fail, so the model is never left half-loaded. The copies are
+  // taken now, so that the loader does not depend on `stored` outliving it.
+  std::vector<Tensor> values;
+  for (const Tensor* source : sources) values.push_back(*source);
+  return [params, values = std::move(values)] {
+    for (size_t i = 0; i < params.size(); ++i) params[i].second.value().copy_(values[i]);
+  };
 }
 
 }  // namespace mt::nn

@@ -3,6 +3,8 @@
 //
 // The file is mt::save_tensors()'s (tensor/tensor_file.h), one tensor per state_dict() entry.
 #include <filesystem>
+#include <functional>
+#include <string>
 
 #include "nn/module.h"
 #include "tensor/tensor_file.h"
@@ -25,5 +27,8 @@ void load(Module& module, const std::filesystem::path& path);
 // must be in `state` with its dtype and shape and finite values, and nothing else; on an error the module is
 // unchanged and the mt::Error starts with `where`.
 void load_state_dict(Module& module, const NamedTensors& state, const std::string& where = "load_state_dict");
+// Its checks, returning what then copies the tensors in (it cannot fail): so that a training checkpoint's
+// model, optimizer and scheduler are all checked before any of them changes.
+std::function<void()> check_state_dict(Module& module, const NamedTensors& state, const std::string& where);
 
 }  // namespace mt::nn

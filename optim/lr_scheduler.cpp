@@ -37,15 +37,16 @@ Optimizer& first_optimizer(const std::vector<std::shared_ptr<LRScheduler>>& sche
 
 namespace {
 
-std::vector<double> group_rates(const Optimizer& optimizer) {
-  std::vector<double> rates;
-  for (const Optimizer::Group& group : optimizer.param_groups()) rates.push_back(group.lr);
-  return rates;
+// Into `rates` in place: a scheduler stepped every batch must not allocate (tests/alloc_test.cpp).
+void read_rates(const Optimizer& optimizer, std::vector<double>& rates) {
+  const auto& groups = optimizer.param_groups();
+  rates.resize(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) rates[g] = groups[g].lr;
 }
 
 }  // namespace
 
-void LRScheduler::record_lr() { last_lr_ = group_rates(optimizer_); }
+void LRScheduler::record_lr() { read_rates(optimizer_, last_lr_); }
 
 namespace {
 
@@ -225,6 +226,22 @@ double CosineAnnealingLR::closed_form_lr(double, double base) const {
   return options_.eta_min + (base - options_.eta_min) * (1 + std::cos(kPi * t / period)) / 2;
 }
 
+void CosineAnnealingLR::append_state(NamedTensors& out) const {
+  FormulaScheduler::append_state(out);
+  put_scalar(out, "T_max", static_cast<double>(options_.T_max));
+  put_scalar(out, "eta_min", options_.eta_min);
+}
+
+std::function<void()> CosineAnnealingLR::read_state(StateReader& in) {
+  const int64_t period = in.count("T_max");
+  const double eta_min = in.scalar("eta_min");
+  if (period != options_.T_max)
+    in.fail("'T_max' is " + std::to_string(period) + " in the file but " + std::to_string(options_.T_max) +
+            " here: the cosine was planned over another number of steps");
+  if (eta_min != options_.eta_min) in.fail("'eta_min' is " + str(eta_min) + " in the file but " + str(options_.eta_min) + " here");
+  return FormulaScheduler::read_state(in);
+}
+
 LinearLR::LinearLR(Optimizer& optimizer, const LinearLROptions& options)
     : FormulaScheduler(optimizer), options_(options) {
   check(options.start_factor > 0 && options.start_factor <= 1, "LinearLR",
@@ -377,8 +394,8 @@ void ChainedScheduler::step() {
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options)
     : optimizer_(optimizer),
       options_(options),
-      best_(options.mode == PlateauMode::Min ? INFINITY : -INFINITY),
-      last_lr_(group_rates(optimizer)) {
+      best_(options.mode == PlateauMode::Min ? INFINITY : -INFINITY) {
+  read_rates(optimizer, last_lr_);
   const char* name = "ReduceLROnPlateau";
   check(options.factor >= 0 && options.factor < 1, name, "factor must be in [0, 1), got " + str(options.factor));
   check(options.patience >= 0 && options.cooldown >= 0, name, "patience and cooldown must be >= 0");
@@ -436,7 +453,7 @@ void ReduceLROnPlateau::step(double metric) {
     cooldown_counter_ = options_.cooldown;
     num_bad_epochs_ = 0;
   }
-  last_lr_ = group_rates(optimizer_);
+  read_rates(optimizer_, last_lr_);
 }
 
 }  // namespace mt::optim

@@ -147,6 +147,8 @@ struct CosineAnnealingLROptions {
 // (1 + cos(pi t / T_max)) / (1 + cos(pi (t - 1) / T_max)) (lr - eta_min) + eta_min, and at the trough of each
 // period (t - 1 - T_max divisible by 2 T_max) lr + (base - eta_min)(1 - cos(pi / T_max)) / 2 (it climbs back);
 // closed form eta_min + (base - eta_min)(1 + cos(pi t / T_max)) / 2
+// Its state_dict() also holds "T_max" and "eta_min", and loading refuses other values: a cosine planned over
+// another number of steps cannot go on as the same schedule.
 class CosineAnnealingLR final : public FormulaScheduler {
  public:
   CosineAnnealingLR(Optimizer& optimizer, const CosineAnnealingLROptions& options);
@@ -154,6 +156,8 @@ class CosineAnnealingLR final : public FormulaScheduler {
  private:
   double chained_lr(double lr, double base) const override;
   double closed_form_lr(double lr, double base) const override;
+  void append_state(NamedTensors& out) const override;
+  std::function<void()> read_state(StateReader& in) override;
   CosineAnnealingLROptions options_;
 };
 

@@ -113,8 +113,9 @@ void Optimizer::set_learning_rate(double lr) {
   for (size_t g = 0; g < groups_.size(); ++g) set_learning_rate(g, lr);
 }
 
+// The setters a schedule calls every step build their messages only on failure: they must not allocate.
 void Optimizer::set_learning_rate(size_t group, double lr) {
-  check(lr >= 0, "Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
+  if (!(lr >= 0)) check(false, "Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
   groups_.at(group).lr = lr;
 }
 
@@ -181,7 +182,7 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
 }
 
 void SGD::set_momentum(double momentum) {
-  check(momentum >= 0, "SGD", "momentum must be >= 0, got " + std::to_string(momentum));
+  if (!(momentum >= 0)) check(false, "SGD", "momentum must be >= 0, got " + std::to_string(momentum));
   check(!options_.nesterov || momentum > 0, "SGD", "nesterov needs momentum > 0");
   options_.momentum = momentum;
 }
@@ -248,7 +249,8 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool deco
 }
 
 void Adam::set_momentum(double beta1) {
-  check(beta1 >= 0 && beta1 < 1, decoupled_ ? "AdamW" : "Adam", "beta1 must be in [0, 1), got " + std::to_string(beta1));
+  if (!(beta1 >= 0 && beta1 < 1))
+    check(false, decoupled_ ? "AdamW" : "Adam", "beta1 must be in [0, 1), got " + std::to_string(beta1));
   options_.beta1 = beta1;
 }
 

@@ -22,6 +22,7 @@
 #include "optim/optim.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
+#include "train/loop.h"
 
 namespace {
 
@@ -150,6 +151,39 @@ TEST(Allocation, AdamTrainingStepOfTheReferenceModelAllocatesNothing) {
     auto model = reference_model(gen);
     optim::Adam adam(model->parameters(), {.lr = 1e-3});
     expect_steady_state_allocates_nothing(adam, *model, random_batches(4, gen));
+  }
+  set_num_threads(saved);
+}
+
+// train::fit's steps in the steady state, the batch's loading, the per-batch cosine schedule, the metrics and
+// the step callback included, on the cnn (dropout, batch norm): counted between consecutive steps of an epoch.
+TEST(Allocation, TrainingLoopStepsAllocateNothing) {
+  const int saved = num_threads();
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    set_num_threads(threads);
+    Generator gen(0);
+    auto model = mnist_app::make_cnn(gen, 0);
+    constexpr int64_t kBatches = 12;
+    std::vector<int64_t> labels(32 * kBatches);
+    for (int64_t& y : labels) y = static_cast<int64_t>(gen.below(10));
+    datasets::TensorDataLoader loader(datasets::TensorDataset({Tensor::uniform({32 * kBatches, 1, 28, 28}, -1, 1, gen)}, labels),
+                                      {.batch_size = 32, .seed = 1});
+    optim::Adam adam(model->parameters(), {.lr = 1e-3});
+    optim::CosineAnnealingLR cosine(adam, {.T_max = kBatches});
+    train::Batches batches(loader);
+    std::vector<int64_t> allocations(kBatches + 1, -1);  // made before: the callback must not allocate
+    int64_t last = 0;
+    const train::History history =
+        train::fit(*model, adam, batches, {.epochs = 1, .scheduler = &cosine, .on_step = [&](const train::StepInfo& s) {
+                                             const int64_t now = heap_allocations.load();
+                                             allocations[static_cast<size_t>(s.batch)] = now - last;
+                                             last = now;
+                                           }});
+    ASSERT_EQ(history.step_losses.size(), static_cast<size_t>(kBatches));
+    for (int64_t b = kWarmUpSteps + 1; b <= kBatches; ++b)
+      EXPECT_EQ(allocations[static_cast<size_t>(b)], 0) << "heap allocations in step " << b;
+    EXPECT_GT(allocations[1], 0) << "the counter is live: the first step allocates (optimizer state, the cache)";
   }
   set_num_threads(saved);
 }

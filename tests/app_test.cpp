@@ -19,6 +19,7 @@
 #include <string>
 
 #include "datasets/datasets.h"
+#include "optim/lr_scheduler.h"
 #include "tensor/version.h"
 
 namespace {
@@ -420,6 +421,121 @@ TEST_F(AppTest, CtrlCTermAndHupFinishTheStepSaveAndExitWith128PlusTheSignal) {
                                 (dir / "model.bin").string());
     EXPECT_EQ(eval.exit_code, 0) << "the saved model loads: " << eval.output;
   }
+}
+
+// Runs `args` and sends `signal` once the first epoch has been written, in the middle of a later one.
+int stop_after_first_epoch(const std::string& args, const fs::path& out, int signal) {
+  fs::create_directories(out);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string command = "exec " + std::string(MT_MNIST_APP) + " " + args + " > " + (out / "log.txt").string() + " 2>&1";
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  if (pid < 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(out / "metrics.csv") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(pid, signal);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The "lr" of each epoch in metrics.json: the rate of its last step, printed to the last bit.
+std::vector<double> epoch_rates(const std::string& json) {
+  std::vector<double> rates;
+  for (size_t at = json.find("\"lr\": "); at != std::string::npos; at = json.find("\"lr\": ", at + 1))
+    rates.push_back(std::strtod(json.c_str() + at + 6, nullptr));
+  return rates;
+}
+
+// The cnn (dropout masks, shifted images, batch norm statistics) on the cosine schedule, stopped by SIGTERM in
+// epoch 2 and resumed with --resume: the same weights, metrics and test accuracy as three epochs straight.
+TEST_F(AppTest, ResumeAfterASignalEndsWithTheBitsOfAnUninterruptedRun) {
+  REQUIRE_MNIST();
+  const std::string args = "train --model cnn --data " + std::string(MT_MNIST_DIR) +
+                           " --train-on-test 1500 --val-size 300 --epochs 3 --seed 4 --quiet --no-figures --threads 2";
+  const AppRun straight = run_app(args + " --out " + (dir_ / "straight").string());
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  ASSERT_EQ(stop_after_first_epoch(args + " --out " + (dir_ / "resumed").string(), dir_ / "resumed", SIGTERM), 143)
+      << read_file(dir_ / "resumed" / "log.txt");
+  const std::string stopped = read_file(dir_ / "resumed" / "log.txt");
+  EXPECT_NE(stopped.find("mnist --resume " + (dir_ / "resumed").string() + " goes on from there."), std::string::npos)
+      << stopped;
+  const AppRun resumed = run_app(args + " --resume " + (dir_ / "resumed").string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("Resumed "), std::string::npos) << resumed.output;
+  EXPECT_TRUE(read_file(dir_ / "resumed" / "model.bin") == read_file(dir_ / "straight" / "model.bin")) << "weights differ";
+  EXPECT_EQ(test_accuracy(resumed.output), test_accuracy(straight.output)) << resumed.output;
+  EXPECT_EQ(csv_without_times(read_file(dir_ / "resumed" / "metrics.csv")),
+            csv_without_times(read_file(dir_ / "straight" / "metrics.csv")));
+
+  // --schedule cosine is optim::CosineAnnealingLR over every step of the run, stepped after each batch: the
+  // rate of each epoch's last step is the scheduler's, to the last bit.
+  const std::vector<double> rates = epoch_rates(read_file(dir_ / "straight" / "metrics.json"));
+  ASSERT_EQ(rates.size(), 3u);
+  const int64_t per_epoch = (1200 + 31) / 32;
+  mt::Var p(mt::Tensor::zeros({1}), true);
+  mt::optim::Adam adam({p}, {.lr = 1e-3});
+  mt::optim::CosineAnnealingLR cosine(adam, {.T_max = 3 * per_epoch});
+  for (int64_t step = 1; step <= 3 * per_epoch; ++step) {
+    if (step % per_epoch == 0) {
+      EXPECT_EQ(rates[static_cast<size_t>(step / per_epoch - 1)], adam.learning_rate()) << "step " << step;
+    }
+    cosine.step();
+  }
+  EXPECT_EQ(epoch_rates(read_file(dir_ / "resumed" / "metrics.json")), rates);
+}
+
+// A run that ended after 1 epoch, resumed with --epochs 3 (a constant rate: the cosine would have been planned
+// for the shorter run), ends as a 3-epoch run; checkpoints that do not fit are refused naming the file.
+TEST_F(AppTest, ResumeWithMoreEpochsContinuesAFinishedRunAndRefusesWhatDoesNotFit) {
+  REQUIRE_MNIST();
+  const std::string args = "train --data " + std::string(MT_MNIST_DIR) +
+                           " --train-on-test 4000 --val-size 500 --seed 3 --quiet --no-figures --schedule constant";
+  const AppRun straight = run_app(args + " --epochs 3 --out " + (dir_ / "straight").string());
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  const fs::path run = dir_ / "run";
+  ASSERT_EQ(run_app(args + " --epochs 1 --out " + run.string()).exit_code, 0);
+  const AppRun resumed = run_app(args + " --epochs 3 --resume " + run.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(read_file(run / "model.bin") == read_file(dir_ / "straight" / "model.bin")) << "weights differ";
+  EXPECT_EQ(test_accuracy(resumed.output), test_accuracy(straight.output)) << resumed.output;
+  EXPECT_EQ(epoch_rates(read_file(run / "metrics.json")), std::vector<double>(3, 1e-3));
+
+  const std::string checkpoint = "resume from '" + (run / "checkpoint.bin").string() + "'";
+  const AppRun wider = run_app(args + " --epochs 4 --hidden 512,128,64,32 --resume " + run.string());
+  EXPECT_EQ(wider.exit_code, 1) << wider.output;
+  EXPECT_NE(wider.output.find(checkpoint + ": '0.weight' has shape [256, 784] in the file but [512, 784] in the model"),
+            std::string::npos) << wider.output;
+  const AppRun smaller = run_app(args + " --epochs 4 --hidden 64 --resume " + run.string());
+  EXPECT_EQ(smaller.exit_code, 1) << smaller.output;
+  EXPECT_NE(smaller.output.find(checkpoint + ": the header announces a "), std::string::npos) << smaller.output;
+  const AppRun batch = run_app(args + " --epochs 4 --batch-size 64 --resume " + run.string());
+  EXPECT_EQ(batch.exit_code, 1) << batch.output;
+  EXPECT_NE(batch.output.find(checkpoint + ": the run had 110 batches an epoch, this one has 55"), std::string::npos)
+      << batch.output;
+  const AppRun sgd = run_app(args + " --epochs 4 --optimizer sgd --resume " + run.string());
+  EXPECT_EQ(sgd.exit_code, 1) << sgd.output;
+  EXPECT_NE(sgd.output.find(checkpoint + ": the entry 'state.0.exp_avg' is not part of this state"), std::string::npos)
+      << sgd.output;
+  const AppRun cosine = run_app(args + " --epochs 4 --schedule cosine --resume " + run.string());
+  EXPECT_EQ(cosine.exit_code, 1) << cosine.output;
+  EXPECT_NE(cosine.output.find("this run has a scheduler"), std::string::npos) << cosine.output;
+  // The cosine of a 1-epoch run cannot go on as the cosine of a 2-epoch one.
+  const fs::path short_cosine = dir_ / "short_cosine";
+  ASSERT_EQ(run_app(args + " --epochs 1 --schedule cosine --out " + short_cosine.string()).exit_code, 0);
+  const AppRun longer = run_app(args + " --epochs 2 --schedule cosine --resume " + short_cosine.string());
+  EXPECT_EQ(longer.exit_code, 1) << longer.output;
+  EXPECT_NE(longer.output.find("'T_max' is 110 in the file but 220 here: the cosine was planned over another number of steps"),
+            std::string::npos) << longer.output;
+  const AppRun none = run_app(args + " --resume " + (dir_ / "nothing").string());
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_NE(none.output.find("checkpoint.bin does not exist"), std::string::npos) << none.output;
+  EXPECT_EQ(run_app(args + " --resume " + run.string() + " --out " + (dir_ / "elsewhere").string()).exit_code, 2);
+  EXPECT_TRUE(read_file(run / "model.bin") == read_file(dir_ / "straight" / "model.bin")) << "a refused resume wrote";
 }
 
 // Ctrl-C after the last epoch, while the cnn tests 9500 images and the figures are drawn: the run still prints

@@ -1,14 +1,21 @@
 // train::Classifier: learns two spirals (the non-linear problem of issue 3), reports its history,
-// is reproducible from its seeds, and saves/loads through nn checkpoints.
+// is reproducible from its seeds, and saves/loads through nn checkpoints. train::fit, the loop under it and
+// under apps/mnist: a run stopped by a signal and resumed ends with the bits of an uninterrupted one; the
+// rates it steps are the scheduler's; bad checkpoints and a diverging loss are named.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
+#include <fstream>
+#include <sstream>
 #include <cmath>
 #include <filesystem>
 #include <memory>
 #include <numbers>
 #include <vector>
 
+#include "error_message.h"
+#include "train/loop.h"
 #include "train/train.h"
 
 namespace mt {
@@ -113,6 +120,126 @@ TEST(Train, RejectsMismatchedInputs) {
   EXPECT_THROW(clf.fit(d.x, short_labels), Error);
   EXPECT_THROW(clf.fit(d.x, d.y, {.batch_size = 0}), Error);
   EXPECT_THROW(clf.evaluate(d.x, short_labels), Error);
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// A spiral classifier with dropout (a random stream the checkpoint must carry), trained with SGD momentum and
+// a cosine schedule stepped every batch, on batches of 16 shuffled by (seed, epoch).
+struct LoopRun {
+  Data data = spirals(60, 20);
+  std::shared_ptr<nn::Sequential> model;
+  std::unique_ptr<datasets::TensorDataLoader> loader;
+  std::unique_ptr<optim::SGD> sgd;
+  std::unique_ptr<optim::CosineAnnealingLR> cosine;
+  train::Batches batches;
+
+  static constexpr int kEpochs = 3;
+  LoopRun()
+      : model(make_model()),
+        loader(std::make_unique<datasets::TensorDataLoader>(datasets::TensorDataset({data.x}, data.y),
+                                                            datasets::TensorLoaderOptions{.batch_size = 16, .seed = 5})),
+        sgd(std::make_unique<optim::SGD>(model->parameters(), optim::SGDOptions{.lr = 0.1, .momentum = 0.9})),
+        cosine(std::make_unique<optim::CosineAnnealingLR>(
+            *sgd, optim::CosineAnnealingLROptions{.T_max = kEpochs * loader->num_batches()})),
+        batches(*loader) {}
+  static std::shared_ptr<nn::Sequential> make_model() {
+    Generator gen(21);
+    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Linear>(2, 32, gen), std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.2, 22),
+        std::make_shared<nn::Linear>(32, 2, gen)});
+  }
+  train::History fit(train::LoopOptions options) {
+    options.scheduler = cosine.get();
+    return train::fit(*model, *sgd, batches, options);
+  }
+};
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST(Loop, AStoppedRunResumesToTheBitsOfAnUninterruptedOne) {
+  const auto straight_dir = fresh_dir("mt_loop_straight"), resumed_dir = fresh_dir("mt_loop_resumed");
+  LoopRun straight;
+  const train::History expected = straight.fit({.epochs = LoopRun::kEpochs, .out = straight_dir});
+  ASSERT_EQ(expected.outcome, train::Outcome::Completed);
+  const int64_t per_epoch = straight.batches.size();
+  ASSERT_EQ(per_epoch, 8);
+
+  {
+    // SIGTERM in the middle of epoch 2: the loop finishes that step, saves and returns.
+    LoopRun first;
+    const train::StopSignals signals;
+    const train::History stopped = first.fit({.epochs = LoopRun::kEpochs, .out = resumed_dir, .signals = &signals,
+                                             .on_step = [&](const train::StepInfo& s) {
+                                               if (s.step == per_epoch + 2) std::raise(SIGTERM);
+                                             }});
+    EXPECT_EQ(stopped.outcome, train::Outcome::Interrupted);
+    EXPECT_EQ(signals.exit_code(), 128 + SIGTERM);
+    ASSERT_EQ(stopped.epochs.size(), 2u);
+    EXPECT_FALSE(stopped.epochs[1].complete);
+    EXPECT_EQ(stopped.step_losses.size(), static_cast<size_t>(per_epoch + 3));
+  }
+  LoopRun resumed;  // new weights, optimizer, schedule and dropout stream: all of them come from the checkpoint
+  std::vector<int64_t> steps;
+  const train::History got = resumed.fit({.epochs = LoopRun::kEpochs, .out = resumed_dir, .resume = true,
+                                          .on_step = [&](const train::StepInfo& s) { steps.push_back(s.step); }});
+  ASSERT_EQ(got.outcome, train::Outcome::Completed);
+  EXPECT_EQ(steps.front(), per_epoch + 4);
+  EXPECT_EQ(steps.back(), LoopRun::kEpochs * per_epoch);
+  EXPECT_EQ(got.step_losses, expected.step_losses);
+  ASSERT_EQ(got.epochs.size(), expected.epochs.size());
+  for (size_t e = 0; e < got.epochs.size(); ++e) {
+    EXPECT_EQ(got.epochs[e].loss, expected.epochs[e].loss) << "epoch " << e + 1;
+    EXPECT_EQ(got.epochs[e].train_acc, expected.epochs[e].train_acc) << "epoch " << e + 1;
+    EXPECT_EQ(got.epochs[e].lr, expected.epochs[e].lr) << "epoch " << e + 1;
+  }
+  EXPECT_TRUE(file_bytes(resumed_dir / "model.bin") == file_bytes(straight_dir / "model.bin")) << "weights differ";
+  EXPECT_EQ(resumed.cosine->last_lr(), straight.cosine->last_lr());
+
+  // Going on with more epochs than the first run had continues it; a checkpoint of another data size is refused.
+  LoopRun longer;
+  EXPECT_EQ(longer.fit({.epochs = LoopRun::kEpochs + 1, .out = resumed_dir, .resume = true}).epochs.size(), 4u);
+  LoopRun other;
+  other.loader = std::make_unique<datasets::TensorDataLoader>(datasets::TensorDataset({other.data.x}, other.data.y),
+                                                              datasets::TensorLoaderOptions{.batch_size = 32});
+  other.batches = train::Batches(*other.loader);
+  const std::string message = test::error_message([&] { other.fit({.epochs = 5, .out = resumed_dir, .resume = true}); });
+  EXPECT_NE(message.find("resume from '" + (resumed_dir / "checkpoint.bin").string() +
+                         "': the run had 8 batches an epoch, this one has 4"),
+            std::string::npos) << message;
+  const std::string missing = test::error_message([&] { LoopRun().fit({.out = straight_dir / "none", .resume = true}); });
+  EXPECT_NE(missing.find("checkpoint.bin does not exist"), std::string::npos) << missing;
+  std::filesystem::remove_all(straight_dir);
+  std::filesystem::remove_all(resumed_dir);
+}
+
+TEST(Loop, StepsTheSchedulersRatesAndStopsOnADivergingLoss) {
+  LoopRun run;
+  std::vector<double> rates;
+  run.fit({.epochs = 2, .on_step = [&](const train::StepInfo& s) { rates.push_back(s.lr); }});
+  Var p(Tensor::zeros({1}), true);
+  optim::SGD reference({p}, {.lr = 0.1, .momentum = 0.9});
+  optim::CosineAnnealingLR cosine(reference, {.T_max = LoopRun::kEpochs * 8});
+  ASSERT_EQ(rates.size(), 16u);
+  for (double rate : rates) {
+    EXPECT_EQ(rate, reference.learning_rate());
+    cosine.step();
+  }
+  LoopRun wild;
+  wild.sgd->set_learning_rate(1e6);
+  const train::History diverged = train::fit(*wild.model, *wild.sgd, wild.batches, {.epochs = 1});
+  EXPECT_EQ(diverged.outcome, train::Outcome::Diverged);
+  EXPECT_EQ(diverged.diverged.find("the loss became "), 0u) << diverged.diverged;
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "train/train.h"
 
 #include <algorithm>
-#include <cstring>
-#include <numeric>
+#include <optional>
 #include <string>
 
 #include "optim/optim.h"
+#include "train/loop.h"
 
 namespace mt::train {
 namespace {
@@ -18,25 +18,6 @@ void check_rows(const char* op, const Tensor& x, std::span<const int64_t> y) {
   if (static_cast<int64_t>(y.size()) != x.size(0))
     throw Error(std::string(op) + ": x " + x.str() + " has " + std::to_string(x.size(0)) + " rows but y has " +
                 std::to_string(y.size()) + " labels");
-}
-
-// The rows of x (contiguous) listed in `rows`, as a new tensor [rows.size(), ...].
-Tensor gather_rows(const Tensor& x, std::span<const int64_t> rows) {
-  Shape shape = x.shape();
-  shape[0] = static_cast<int64_t>(rows.size());
-  Tensor out = Tensor::empty(shape, x.dtype());
-  const size_t row_bytes = static_cast<size_t>(x.numel() / x.size(0)) * dtype_size(x.dtype());
-  auto copy = [&](const auto* src, auto* dst) {
-    const auto* from = reinterpret_cast<const char*>(src);
-    auto* to = reinterpret_cast<char*>(dst);
-    for (size_t i = 0; i < rows.size(); ++i) std::memcpy(to + i * row_bytes, from + rows[i] * row_bytes, row_bytes);
-  };
-  if (x.dtype() == DType::Float32) {
-    copy(x.data<float>(), out.mutable_data<float>());
-  } else {
-    copy(x.data<double>(), out.mutable_data<double>());
-  }
-  return out;
 }
 
 int64_t count_correct(const std::vector<int64_t>& predicted, std::span<const int64_t> labels) {
@@ -59,39 +40,27 @@ std::vector<EpochStats> Classifier::fit(const Tensor& x, std::span<const int64_t
   if (options.epochs < 0 || options.batch_size <= 0)
     throw Error("fit: epochs must be >= 0 and batch_size > 0, got " + std::to_string(options.epochs) + " and " +
                 std::to_string(options.batch_size));
-  if (options.val_x.defined()) check_rows("fit (validation)", options.val_x, options.val_y);
-  const Tensor rows = x.contiguous();
-  const int64_t n = rows.size(0);
-  optim::Adam optimizer(model_->parameters(), {.lr = options.learning_rate});
-  Generator gen(options.shuffle_seed);
-  std::vector<int64_t> order(static_cast<size_t>(n)), batch_labels, predicted;
-  std::iota(order.begin(), order.end(), 0);
-
-  std::vector<EpochStats> history;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    model_->train();
-    gen.shuffle(order);
-    double loss_sum = 0;
-    int64_t correct = 0;
-    for (int64_t begin = 0; begin < n; begin += options.batch_size) {
-      const std::span<const int64_t> batch(order.data() + begin, static_cast<size_t>(std::min(options.batch_size, n - begin)));
-      batch_labels.clear();
-      for (int64_t i : batch) batch_labels.push_back(y[static_cast<size_t>(i)]);
-      const Var logits = model_->forward(Var(gather_rows(rows, batch)));
-      const Var loss = nn::cross_entropy(logits, batch_labels);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      loss_sum += loss.item() * static_cast<double>(batch.size());
-      argmax(logits.value(), 1, predicted);
-      correct += count_correct(predicted, batch_labels);
-    }
-    EpochStats stats{epoch, loss_sum / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n),
-                     std::nullopt};
-    if (options.val_x.defined()) stats.val_accuracy = evaluate(options.val_x, options.val_y);
-    if (options.on_epoch) options.on_epoch(stats);
-    history.push_back(stats);
+  datasets::TensorDataLoader loader(datasets::TensorDataset({x}, std::vector<int64_t>(y.begin(), y.end())),
+                                    {.batch_size = options.batch_size, .shuffle = true, .seed = options.shuffle_seed});
+  Batches batches(loader);
+  std::optional<datasets::TensorDataLoader> val_loader;
+  std::optional<Batches> validation;
+  if (options.val_x.defined()) {
+    check_rows("fit (validation)", options.val_x, options.val_y);
+    val_loader.emplace(datasets::TensorDataset({options.val_x}, std::vector<int64_t>(options.val_y.begin(), options.val_y.end())),
+                       datasets::TensorLoaderOptions{.batch_size = kPredictRows, .shuffle = false});
+    validation.emplace(*val_loader);
   }
+  optim::Adam optimizer(model_->parameters(), {.lr = options.learning_rate});
+  std::vector<EpochStats> history;
+  const History run = train::fit(*model_, optimizer, batches,
+                                 {.epochs = options.epochs,
+                                  .validation = validation ? &*validation : nullptr,
+                                  .on_epoch = [&](const EpochMetrics& m) {
+                                    history.push_back({m.epoch, m.loss, m.train_acc, m.val_acc});
+                                    if (options.on_epoch) options.on_epoch(history.back());
+                                  }});
+  if (run.outcome == Outcome::Diverged) throw Error("fit: " + run.diverged + ": training diverged; try a smaller learning_rate");
   return history;
 }
 

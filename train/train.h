@@ -1,5 +1,6 @@
 #pragma once
-// train::Classifier: a Keras-like helper for classification, built only on the public nn and optim APIs.
+// train::Classifier: a Keras-like helper for classification, built on train::fit (train/loop.h), the loop
+// every program here trains with.
 // Add layers (their last one producing logits [N, classes]), fit on rows of X with integer labels, then
 // evaluate or predict. The model is an nn::Sequential, so it prints, saves and loads like any module:
 //
@@ -44,7 +45,8 @@ class Classifier {
   Classifier& add(std::shared_ptr<nn::Module> layer);
 
   // Trains on x [N, ...] (float32 or float64, like the model) with labels y [N] in [0, classes), minimising
-  // the mean softmax cross-entropy with Adam on shuffled mini-batches. Returns one entry per epoch.
+  // the mean softmax cross-entropy with Adam on mini-batches shuffled by (shuffle_seed, epoch), through
+  // train::fit. Returns one entry per epoch; a diverging loss (NaN, or logits 10^4 apart) is an mt::Error.
   std::vector<EpochStats> fit(const Tensor& x, std::span<const int64_t> y, const FitOptions& options = {});
 
   double evaluate(const Tensor& x, std::span<const int64_t> y);  // accuracy in [0, 1], in eval mode

@@ -1,26 +1,22 @@
 #include "apps/mnist/app.h"
 
-#include <unistd.h>
-
-#include <chrono>
-#include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <new>
-#include <numbers>
 #include <optional>
+#include <span>
 
 #include "apps/mnist/image_input.h"
 #include "apps/mnist/models.h"
 #include "apps/mnist/parallel.h"
-#include "apps/mnist/progress.h"
 #include "datasets/datasets.h"
 #include "nn/nn.h"
+#include "optim/lr_scheduler.h"
 #include "optim/optim.h"
 #include "tensor/file_io.h"
+#include "train/loop.h"
 #include "viz/viz.h"
 
 namespace mnist_app {
@@ -31,31 +27,6 @@ using mt::datasets::ImageDataset;
 // A softmax cross-entropy this large means logits 10,000 apart: the weights have blown up even if the loss is
 // still finite (Adam's bounded steps can grow the weights for a long time before anything overflows).
 constexpr double kDivergedLoss = 1e4;
-
-// The signals that stop a run cleanly: the training loop finishes its step, saves and exits with 128 + the
-// signal. Set by the handler (the number of the first such signal), read by the loop.
-volatile std::sig_atomic_t interrupted = 0;
-constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
-
-void on_stop_signal(int signal) {
-  if (!interrupted) interrupted = signal;
-  std::signal(signal, SIG_DFL);  // a second one ends the process at once
-}
-
-// Handles the stop signals while alive, so that a run is never killed between saving its parts.
-class StopSignals {
- public:
-  StopSignals() {
-    for (int s : kStopSignals) std::signal(s, on_stop_signal);
-  }
-  ~StopSignals() {
-    for (int s : kStopSignals) std::signal(s, SIG_DFL);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  bool stopped() const { return interrupted != 0; }
-  int exit_code() const { return 128 + (interrupted ? static_cast<int>(interrupted) : SIGINT); }
-};
 
 // What std::bad_alloc means to the user: which part of the run and how large it was.
 template <class F>
@@ -197,85 +168,18 @@ mt::datasets::LoaderOptions loader_options(const Data& data, int64_t batch_size,
 // Evaluation batches: the cnn's activations are 32 maps per image, so smaller batches bound its memory.
 int64_t eval_batch_size(const mt::nn::Module& model) { return model.named_buffers().empty() ? 1000 : 100; }
 
-// `predicted` is the caller's, so that a training step reuses its memory.
-int64_t count_correct(const mt::Tensor& logits, const std::vector<int64_t>& labels, std::vector<int64_t>& predicted) {
-  mt::argmax(logits, 1, predicted);
-  int64_t correct = 0;
-  for (size_t i = 0; i < labels.size(); ++i) correct += predicted[i] == labels[i];
-  return correct;
-}
-
-struct Evaluation {
-  double loss = 0;  // mean cross-entropy
-  double accuracy = 0;
-  std::vector<int64_t> predictions;  // in dataset order
-};
-
-Evaluation evaluate(mt::nn::Module& model, const Data& data, const ImageDataset& dataset) {
-  mt::NoGradGuard no_grad;
-  model.eval();
+// The model on a whole split, in the split's order.
+mt::train::Evaluation evaluate(mt::nn::Module& model, const Data& data, const ImageDataset& dataset) {
   const bool cnn = !model.named_buffers().empty();
   mt::datasets::DataLoader loader(dataset, loader_options(data, eval_batch_size(model), false, 0, cnn));
-  Evaluation e;
-  int64_t correct = 0;
-  double loss_sum = 0;
-  std::vector<int64_t> predicted;
-  for (const auto& batch : loader) {
-    const mt::Tensor logits = model(mt::Var(batch.images)).value();
-    loss_sum += mt::cross_entropy(logits, batch.labels).item() * static_cast<double>(batch.labels.size());
-    correct += count_correct(logits, batch.labels, predicted);
-    e.predictions.insert(e.predictions.end(), predicted.begin(), predicted.end());
-  }
-  model.train();
-  const double n = static_cast<double>(std::max<int64_t>(dataset.size(), 1));
-  e.loss = loss_sum / n;
-  e.accuracy = static_cast<double>(correct) / n;
-  return e;
+  mt::train::Batches batches(loader);
+  return mt::train::evaluate(model, batches);
 }
 
-struct EpochMetrics {
-  int epoch;
-  double loss, train_acc;
-  std::optional<double> val_loss, val_acc;  // none without validation images (--val-size 0)
-  double seconds;
-};
-
-// `missing` for no value or a non-finite one: JSON has no NaN, and a CSV reader is better told nothing.
-std::string number(std::optional<double> value, int decimals, const char* missing) {
-  if (!value || !std::isfinite(*value)) return missing;
-  char text[48];
-  std::snprintf(text, sizeof text, "%.*f", decimals, *value);
-  return text;
-}
-
-// Both files are written whole or not at all (mt::AtomicFile); a failure is an mt::Error naming the file.
-void write_metrics(const std::filesystem::path& out, const Options& o, const std::vector<EpochMetrics>& epochs,
-                   std::optional<double> test_accuracy) {
-  std::string csv = "epoch,loss,train_acc,val_acc,seconds\n";
-  for (const EpochMetrics& m : epochs)
-    csv += std::to_string(m.epoch) + "," + number(m.loss, 6, "") + "," + number(m.train_acc, 6, "") + "," +
-           number(m.val_acc, 6, "") + "," + number(m.seconds, 3, "") + "\n";
-  std::string json = "{\n  \"dataset\": \"" + o.dataset + "\",\n  \"seed\": " + std::to_string(o.seed) + ",\n  \"epochs\": [";
-  for (size_t i = 0; i < epochs.size(); ++i) {
-    const EpochMetrics& m = epochs[i];
-    json += std::string(i ? "," : "") + "\n    {\"epoch\": " + std::to_string(m.epoch) +
-            ", \"loss\": " + number(m.loss, 6, "null") + ", \"train_acc\": " + number(m.train_acc, 6, "null") +
-            ", \"val_loss\": " + number(m.val_loss, 6, "null") + ", \"val_acc\": " + number(m.val_acc, 6, "null") +
-            ", \"seconds\": " + number(m.seconds, 3, "null") + "}";
-  }
-  json += "\n  ],\n  \"test_accuracy\": " + number(test_accuracy, 6, "null") + "\n}\n";
-  mt::write_file_atomically(out / "metrics.csv", csv);
-  mt::write_file_atomically(out / "metrics.json", json);
-}
-
-// The first parameter holding a NaN or an infinity, or "".
-std::string non_finite_parameter(const mt::nn::Module& model) {
-  for (const auto& [name, var] : model.state_dict()) {
-    const mt::Tensor t = var.value().contiguous();
-    for (int64_t i = 0; i < t.numel(); ++i)
-      if (!std::isfinite(t.dtype() == mt::DType::Float32 ? t.data<float>()[i] : t.data<double>()[i])) return name;
-  }
-  return "";
+// The learning-rate schedule of --schedule over the run's steps, stepped after every batch; none for constant.
+std::unique_ptr<mt::optim::LRScheduler> make_schedule(const Options& o, mt::optim::Optimizer& optimizer, int64_t total_steps) {
+  if (o.schedule != "cosine") return nullptr;
+  return std::make_unique<mt::optim::CosineAnnealingLR>(optimizer, mt::optim::CosineAnnealingLROptions{.T_max = total_steps});
 }
 
 // --out must take files before an epoch is spent: made if missing, and a file created and removed in it.
@@ -384,8 +288,11 @@ int run_train(const Options& o) {
   shares.num_replicas = rank_count();
   shares.rank = rank();
   mt::datasets::DataLoader loader(*data.train, shares);
+  mt::train::Batches batches(loader);
+  mt::datasets::DataLoader validation_loader(*data.validation,
+                                             loader_options(data, eval_batch_size(*model), false, 0, is_cnn(o)));
+  mt::train::Batches validation(validation_loader);
   const bool root = rank() == 0;
-  const bool validating = data.validation->size() > 0;
 
   if (root) {
     std::printf("%s: %lld training, %lld validation, %lld test images; %lld parameters; %d threads\n",
@@ -397,136 +304,66 @@ int run_train(const Options& o) {
     std::fflush(stdout);
   }
 
-  const bool show_progress = root && !o.quiet && isatty(STDERR_FILENO);
-  const int64_t steps_per_epoch = loader.num_batches();
-  const int64_t total_steps = steps_per_epoch * o.epochs;
-  std::vector<EpochMetrics> epochs;
-  std::vector<double> step_losses;
-  // A hint only: a huge --epochs must not ask for its whole history up front.
-  step_losses.reserve(static_cast<size_t>(std::min<int64_t>(total_steps, int64_t{1} << 20)));
-  std::vector<int64_t> predicted;
-  const StopSignals signals;
-  const std::string step_context = "training (batch " + std::to_string(o.batch_size) + ", " +
-                                   std::to_string(model->parameter_count()) + " parameters)";
-  // Said when a run diverges: what of it is on disk.
-  auto kept = [&] {
-    return epochs.empty() ? std::string("No model was saved.")
-                          : "The model of epoch " + std::to_string(epochs.back().epoch) + " is kept in " +
-                                (out / "model.bin").string() + ".";
-  };
+  const auto schedule = make_schedule(o, *optimizer, loader.num_batches() * o.epochs);
+  const mt::train::StopSignals signals;
+  mt::train::LoopOptions loop;
+  loop.epochs = o.epochs;
+  loop.scheduler = schedule.get();
+  loop.validation = data.validation->size() > 0 ? &validation : nullptr;
+  loop.out = out;
+  loop.resume = o.resume;
+  loop.metrics_fields = {{"dataset", "\"" + o.dataset + "\""}, {"seed", std::to_string(o.seed)}};
+  loop.print = true;
+  loop.progress = !o.quiet;
+  loop.signals = &signals;
+  loop.diverged_loss = kDivergedLoss;
+  loop.distributed = {root, [&](double& loss, bool& stop) { averager.average(loss, stop); },
+                      [](std::span<double> values) { sum(values); }};
+  const mt::train::History history = mt::train::fit(*model, *optimizer, batches, loop);
 
-  int64_t step = 0;
-  bool stopped = false;  // interrupted on some rank
-  for (int epoch = 1; epoch <= o.epochs && !stopped; ++epoch) {
-    loader.set_epoch(epoch - 1);
-    ProgressBar progress(show_progress, "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
-                         steps_per_epoch);
-    const auto start = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0, batch_index = 0;
-    try {
-      for (const auto& batch : loader) {
-        if (o.schedule == "cosine")
-          optimizer->set_learning_rate(o.lr * 0.5 * (1 + std::cos(std::numbers::pi * static_cast<double>(step) /
-                                                                  static_cast<double>(total_steps))));
-        const mt::Var logits = (*model)(mt::Var(batch.images));
-        const mt::Var loss = mt::nn::cross_entropy(logits, batch.labels);
-        double loss_value = loss.item();
-        ++batch_index;
-        optimizer->zero_grad();
-        loss.backward();
-        stopped = signals.stopped();
-        averager.average(loss_value, stopped);  // the gradients, loss and stop of the global batch
-        if (!(loss_value < kDivergedLoss)) {  // also true for NaN
-          if (!root) return kExitDiverged;
-          progress.clear();
-          char what[64];
-          std::snprintf(what, sizeof what, std::isnan(loss_value) ? "NaN" : "%g", loss_value);
-          std::fprintf(stderr,
-                       "error: the loss became %s at epoch %d, step %lld (learning rate %g): training diverged; "
-                       "try a smaller --lr. %s\n",
-                       what, epoch, static_cast<long long>(batch_index), o.lr, kept().c_str());
-          return kExitDiverged;
-        }
-        optimizer->step();
-        ++step;
-        step_losses.push_back(loss_value);
-        loss_sum += loss_value * static_cast<double>(batch.labels.size());
-        correct += count_correct(logits.value(), batch.labels, predicted);
-        seen += static_cast<int64_t>(batch.labels.size());
-        progress.update(batch_index, loss_value);
-        if (stopped) break;
-      }
-    } catch (const std::bad_alloc&) {
-      throw mt::Error("out of memory while " + step_context);
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    progress.clear();
-    double totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
-    sum(totals);
-    loss_sum = totals[0];
-    correct = static_cast<int64_t>(totals[1]);
-    seen = static_cast<int64_t>(totals[2]);
-    if (seen == 0) break;
-    if (!root) continue;
-    EpochMetrics m{epoch, loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen),
-                   std::nullopt, std::nullopt, seconds};
-    if (validating) {
-      const Evaluation validation =
-          out_of_memory_as_error("validating", [&] { return evaluate(*model, data, *data.validation); });
-      m.val_loss = validation.loss;
-      m.val_acc = validation.accuracy;
-    }
-    // The last step may have broken the weights without a training loss showing it: such a model is not kept.
-    // Non-finite weights, or a validation loss as large as a diverged training loss, say so.
-    const std::string broken = non_finite_parameter(*model);
-    if (!broken.empty() || (m.val_loss && !(*m.val_loss < kDivergedLoss))) {
-      std::fprintf(stderr, "error: after epoch %d %s (learning rate %g): training diverged; try a smaller --lr. %s\n",
-                   epoch,
-                   (broken.empty() ? "the validation loss is " + number(m.val_loss, 4, "NaN")
-                                   : "parameter '" + broken + "' is not finite").c_str(),
-                   o.lr, kept().c_str());
-      return kExitDiverged;
-    }
-    epochs.push_back(m);
-    std::printf("Epoch %d/%d, Loss: %.4f, Train Acc: %.4f, Val Acc: %s (%.1f s)%s\n", m.epoch, o.epochs, m.loss,
-                m.train_acc, number(m.val_acc, 4, "-").c_str(), m.seconds, stopped ? " [interrupted]" : "");
-    std::fflush(stdout);
-    mt::nn::save(*model, out / "model.bin");
-    write_metrics(out, o, epochs, std::nullopt);
+  if (history.outcome == mt::train::Outcome::Diverged) {
+    if (root)
+      std::fprintf(stderr, "error: %s: training diverged; try a smaller --lr. %s\n", history.diverged.c_str(),
+                   history.saved_epoch == 0 ? "No model was saved."
+                                            : ("The model of epoch " + std::to_string(history.saved_epoch) +
+                                               " is kept in " + (out / "model.bin").string() + ".").c_str());
+    return kExitDiverged;
   }
+  const bool stopped = history.outcome == mt::train::Outcome::Interrupted;
   if (!root) return stopped ? signals.exit_code() : 0;
 
-  const std::vector<std::filesystem::path> saved = {out / "model.bin", out / "metrics.csv", out / "metrics.json"};
+  const std::vector<std::filesystem::path> saved = {out / "model.bin", out / "metrics.csv", out / "metrics.json",
+                                                    out / "checkpoint.bin"};
   auto interrupted_after = [&](const std::vector<std::filesystem::path>& written) {
-    if (epochs.empty()) {
+    if (history.saved_epoch == 0) {
       std::printf("Interrupted before an epoch finished: nothing was saved.\n");
       std::fflush(stdout);
       return signals.exit_code();
     }
     std::printf("Interrupted: saved the model and metrics so far.\n");
     print_written(written);
+    if (stopped) std::printf("mnist --resume %s goes on from there.\n", out.string().c_str());
     std::fflush(stdout);
     return signals.exit_code();
   };
   if (stopped) return interrupted_after(saved);
-  const Evaluation test = out_of_memory_as_error("testing", [&] { return evaluate(*model, data, data.test); });
+  const mt::train::Evaluation test = out_of_memory_as_error("testing", [&] { return evaluate(*model, data, data.test); });
   std::printf("Test accuracy: %.4f\n", test.accuracy);
   std::fflush(stdout);
-  write_metrics(out, o, epochs, test.accuracy);
+  mt::train::write_metrics(out, history.epochs, loop.metrics_fields, test.accuracy);
   std::vector<std::filesystem::path> written = saved;
   if (signals.stopped()) return interrupted_after(written);
   if (o.figures) {
-    mt::viz::History history;
-    for (const EpochMetrics& m : epochs) {
-      history.train_loss.push_back(m.loss);
-      history.train_acc.push_back(m.train_acc);
-      if (m.val_loss) history.val_loss.push_back(*m.val_loss);
-      if (m.val_acc) history.val_acc.push_back(*m.val_acc);
+    mt::viz::History curves;
+    for (const mt::train::EpochMetrics& m : history.epochs) {
+      curves.train_loss.push_back(m.loss);
+      curves.train_acc.push_back(m.train_acc);
+      if (m.val_loss) curves.val_loss.push_back(*m.val_loss);
+      if (m.val_acc) curves.val_acc.push_back(*m.val_acc);
     }
-    mt::viz::plot_learning_curves(history, written.emplace_back(figure_path(o, "curves")).string());
+    mt::viz::plot_learning_curves(curves, written.emplace_back(figure_path(o, "curves")).string());
     if (signals.stopped()) return interrupted_after(written);
-    mt::viz::plot_step_loss(step_losses, written.emplace_back(figure_path(o, "step_loss")).string());
+    mt::viz::plot_step_loss(history.step_losses, written.emplace_back(figure_path(o, "step_loss")).string());
     if (signals.stopped()) return interrupted_after(written);
     for (auto& f : write_test_figures(o, *model, data.test, test.predictions)) written.push_back(f);
     if (signals.stopped()) return interrupted_after(written);
@@ -540,7 +377,7 @@ int run_eval(const Options& o) {
   const Data data = load_data(o, false);
   bool cnn = false;
   auto model = load_model(o, class_count(data), cnn);
-  const Evaluation test = evaluate(*model, data, data.test);
+  const mt::train::Evaluation test = evaluate(*model, data, data.test);
   std::printf("%s: %lld images, test accuracy: %.4f\n", data.test.name().c_str(), static_cast<long long>(data.test.size()),
               test.accuracy);
   if (o.figures) {

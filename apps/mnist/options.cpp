@@ -99,7 +99,10 @@ std::string help_text() {
     << "  --threads N          0 uses every core [" << d.threads << "]\n"
     << "  --val-size N         last N training images validate [" << d.val_size << "]\n"
     << "  --train-on-test N    train on the first N test images, test on the rest [off]\n"
-    << "  --out DIR            where metrics, figures and model.bin go [" << d.out << "]\n"
+    << "  --out DIR            where metrics, figures, model.bin and checkpoint.bin go [" << d.out << "]\n"
+    << "  --resume DIR         go on with the run in DIR (stopped, or with a smaller --epochs) from its\n"
+    << "                         checkpoint.bin, to the bits of an uninterrupted run; the same other\n"
+    << "                         options (a larger --epochs only with --schedule constant)\n"
     << "  --format EXT         png | svg | pdf [" << d.format << "]\n"
     << "  --model FILE         eval, predict: the model file, mlp or cnn [<out>/model.bin]\n"
     << "  --no-figures         skip the figures\n"
@@ -119,6 +122,8 @@ Options parse_options(int argc, char** argv) {
     if (i + 1 >= argc) throw UsageError{option + " needs a value"};
     return argv[++i];
   };
+  bool out_given = false;
+  std::string resume_dir;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -154,6 +159,9 @@ Options parse_options(int argc, char** argv) {
       o.train_on_test = parse_number<int64_t>(arg, value(arg), 1);
     } else if (arg == "--out") {
       o.out = value(arg);
+      out_given = true;
+    } else if (arg == "--resume") {
+      resume_dir = value(arg);
     } else if (arg == "--format") {
       o.format = parse_choice(arg, value(arg), {"png", "svg", "pdf"});
     } else if (arg == "--model" && o.command == "train") {
@@ -169,6 +177,13 @@ Options parse_options(int argc, char** argv) {
     } else {
       throw UsageError{"unknown option '" + arg + "' (see mnist --help)"};
     }
+  }
+  if (!resume_dir.empty()) {
+    if (o.command != "train") throw UsageError{"--resume is for train"};
+    if (out_given && o.out != resume_dir)
+      throw UsageError{"--resume " + resume_dir + " goes on writing there: leave out --out or give the same directory"};
+    o.out = resume_dir;
+    o.resume = true;
   }
   if (o.model.empty()) o.model = o.out + "/model.bin";
   if (o.command == "predict" && o.image.empty()) throw UsageError{"predict needs an IMAGE.png"};

@@ -22,6 +22,7 @@ struct Options {
   int64_t val_size = 6000;
   int64_t train_on_test = 0;  // > 0: train on the first N test images, test on the rest (no training files needed)
   std::string out = "out";
+  bool resume = false;  // --resume DIR: go on from DIR/checkpoint.bin (and write there: out = DIR)
   std::string format = "png";  // png | svg | pdf
   bool figures = true;
   bool quiet = false;

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-namespace mnist_app {
+namespace mt::train {
 
 class ProgressBar {
  public:
@@ -21,4 +21,4 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-}  // namespace mnist_app
+}  // namespace mt::train

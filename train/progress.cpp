@@ -1,6 +1,6 @@
-#include "apps/mnist/progress.h"
+#include "train/progress.h"
 
-namespace mnist_app {
+namespace mt::train {
 
 ProgressBar::ProgressBar(bool enabled, std::string label, int64_t total)
     : enabled_(enabled), label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
@@ -26,4 +26,4 @@ void ProgressBar::clear() {
   if (enabled_) std::fputs("\r\033[K", stderr);
 }
 
-}  // namespace mnist_app
+}  // namespace mt::train
