@@ -42,6 +42,22 @@ void BM_Conv(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv)->ArgsProduct({{0, 1}, {0, 1, 2}})->ArgNames({"layer", "pass"})->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
 
+// The cnn's first max-pool, [32, 32, 28, 28] by 2x2 windows; range(0): 0 forward, 1 backward. Counted in
+// bytes moved, it is memory bound.
+void BM_MaxPool(benchmark::State& state) {
+  mt::Generator gen(0);
+  const mt::Tensor x = mt::Tensor::normal({kBatch, 32, 28, 28}, 0, 1, gen);
+  const mt::Tensor g = mt::Tensor::normal({kBatch, 32, 14, 14}, 0, 1, gen);
+  const mt::Pool2dOptions plain{.kernel = {2, 2}};
+  for (auto _ : state) {
+    mt::Tensor r = state.range(0) == 0 ? mt::max_pool2d(x, plain) : mt::max_pool2d_backward(g, x, plain);
+    benchmark::DoNotOptimize(r.data<float>());
+  }
+  const double bytes = 4.0 * static_cast<double>(state.range(0) == 0 ? x.numel() + g.numel() : 2 * x.numel() + g.numel());
+  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_MaxPool)->Arg(0)->Arg(1)->ArgName("pass")->Unit(benchmark::kMicrosecond)->Apply(mt::bench::use_library_clock);
+
 // One Adam step of the cnn on a batch of 32: forward, backward (no input gradient for the images), update.
 void BM_CnnTrainStep(benchmark::State& state) {
   mt::set_flush_denormal(true);

@@ -107,10 +107,44 @@ void for_each_unfolded_row(const ConvGeometry& g, T* image, Fn fn) {
       }
 }
 
+// With stride 1 and output rows as wide as the input's ("same" padding), consecutive output rows of an unfolded
+// row read consecutive input rows: the row is the input plane shifted by (du, dv), copied in one piece; the
+// |dv| elements per row that wrapped around from the neighbouring input row are then set to 0 (the padding).
+// Copying row by row, with a call per 14 or 28 floats, took most of im2col's time.
+template <class T>
+void im2col_same_width(const ConvGeometry& g, const T* image, T* cols) {
+  const auto [ph, pw] = g.opt.padding;
+  const auto [dh, dw] = g.opt.dilation;
+  for (int64_t c = 0; c < g.cg; ++c)
+    for (int64_t u = 0; u < g.kh; ++u)
+      for (int64_t v = 0; v < g.kw; ++v) {
+        const int64_t du = u * dh - ph, dv = v * dw - pw;
+        T* out = cols + ((c * g.kh + u) * g.kw + v) * g.pixels;
+        const int64_t i0 = std::clamp<int64_t>(-du, 0, g.oh), i1 = std::clamp<int64_t>(g.h - du, i0, g.oh);
+        const Span cols_in = valid_columns(dv, 1, g.w, g.ow);
+        if (cols_in.first == cols_in.last) {
+          std::fill(out, out + g.pixels, T(0));
+          continue;
+        }
+        std::fill(out, out + i0 * g.w, T(0));
+        std::fill(out + i1 * g.w, out + g.pixels, T(0));
+        if (i0 == i1) continue;
+        const T* plane = image + c * g.h * g.w;
+        const int64_t first = i0 * g.w + cols_in.first, last = (i1 - 1) * g.w + cols_in.last;
+        const int64_t shift = du * g.w + dv;
+        std::copy(plane + (first + shift), plane + (last + shift), out + first);
+        for (int64_t i = i0; i < i1; ++i) {
+          std::fill(out + i * g.w, out + i * g.w + cols_in.first, T(0));
+          std::fill(out + i * g.w + cols_in.last, out + (i + 1) * g.w, T(0));
+        }
+      }
+}
+
 // cols[row, i OW + j] = image[c, i s - p + u d, j s - p + v d], 0 in the padding.
 template <class T>
 void im2col(const ConvGeometry& g, const T* image, T* cols) {
   const int64_t sw = g.opt.stride[1];
+  if (g.opt.stride == std::array<int64_t, 2>{1, 1} && g.ow == g.w) return im2col_same_width(g, image, cols);
   for_each_unfolded_row(g, image, [&](int64_t row, int64_t i, const T* in, int64_t offset, Span span) {
     T* out = cols + row * g.pixels + i * g.ow;
     if (!in) {
@@ -127,10 +161,35 @@ void im2col(const ConvGeometry& g, const T* image, T* cols) {
   });
 }
 
-// The adjoint of im2col: image[c, ...] += cols[row, ...], in the same order every time.
+// The adjoint of im2col_same_width: each unfolded row is added to the image shifted back, in one piece, after
+// its wrapped elements (the padding) are set to 0 so that they add nothing. Clobbers cols.
 template <class T>
-void col2im(const ConvGeometry& g, const T* cols, T* image) {
+void col2im_same_width(const ConvGeometry& g, T* cols, T* image) {
+  const auto [ph, pw] = g.opt.padding;
+  const auto [dh, dw] = g.opt.dilation;
+  for (int64_t c = 0; c < g.cg; ++c)
+    for (int64_t u = 0; u < g.kh; ++u)
+      for (int64_t v = 0; v < g.kw; ++v) {
+        const int64_t du = u * dh - ph, dv = v * dw - pw;
+        T* src = cols + ((c * g.kh + u) * g.kw + v) * g.pixels;
+        const int64_t i0 = std::clamp<int64_t>(-du, 0, g.oh), i1 = std::clamp<int64_t>(g.h - du, i0, g.oh);
+        const Span cols_in = valid_columns(dv, 1, g.w, g.ow);
+        if (cols_in.first == cols_in.last || i0 == i1) continue;
+        for (int64_t i = i0; i < i1; ++i) {
+          std::fill(src + i * g.w, src + i * g.w + cols_in.first, T(0));
+          std::fill(src + i * g.w + cols_in.last, src + (i + 1) * g.w, T(0));
+        }
+        T* plane = image + c * g.h * g.w;
+        const int64_t shift = du * g.w + dv;
+        for (int64_t k = i0 * g.w + cols_in.first; k < (i1 - 1) * g.w + cols_in.last; ++k) plane[k + shift] += src[k];
+      }
+}
+
+// The adjoint of im2col: image[c, ...] += cols[row, ...], in the same order every time. Clobbers cols.
+template <class T>
+void col2im(const ConvGeometry& g, T* cols, T* image) {
   const int64_t sw = g.opt.stride[1];
+  if (g.opt.stride == std::array<int64_t, 2>{1, 1} && g.ow == g.w) return col2im_same_width(g, cols, image);
   for_each_unfolded_row(g, image, [&](int64_t row, int64_t i, T* in, int64_t offset, Span span) {
     if (!in) return;
     const T* src = cols + row * g.pixels + i * g.ow;
@@ -296,43 +355,76 @@ int64_t window_argmax(const T* plane, int64_t width, const Window& win) {
   return best;
 }
 
-// The common 2x2 window with stride 2 and no padding, without the general window arithmetic: for each output,
-// the offset in the plane of its window's first maximum (or first NaN), as window_argmax gives it.
+// The common 2x2 window with stride 2 and no padding, pooled row by row without the general window arithmetic.
 bool is_plain_2x2(const PoolGeometry& g) {
   return g.kernel == std::array<int64_t, 2>{2, 2} && g.stride == g.kernel && g.padding == std::array<int64_t, 2>{0, 0};
 }
 
-template <class T, class Visit>
-void for_each_2x2_argmax(const PoolGeometry& g, const T* plane, Visit visit) {
-  for (int64_t i = 0; i < g.oh; ++i) {
-    const T* top = plane + 2 * i * g.w;
-    const T* bottom = top + g.w;
-    for (int64_t j = 0; j < g.ow; ++j) {
-      const int64_t c = 2 * j;
-      // Candidates in row-major order; a later one wins only if strictly greater, or NaN while the best is not.
-      int64_t best = 2 * i * g.w + c;
-      T value = top[c];
-      const T candidates[3] = {top[c + 1], bottom[c], bottom[c + 1]};
-      const int64_t offsets[3] = {best + 1, best + g.w, best + g.w + 1};
-      for (int k = 0; k < 3; ++k) {
-        const bool take = !std::isnan(value) && (candidates[k] > value || std::isnan(candidates[k]));
-        value = take ? candidates[k] : value;
-        best = take ? offsets[k] : best;
-      }
-      visit(i * g.ow + j, best, value);
+// The first maximum of a window in row-major order, or its first NaN: candidate v replaces the best so far
+// only if greater, or NaN while the best is not. Branch-free, so that the plain 2x2 loops vectorise.
+template <class T>
+bool replaces(T v, T best) {
+  return v > best || (v != v && best == best);
+}
+
+// Calls block(first, size) over [0, n) in blocks of a constant size, 8 or 4, the last one moved back to end at n
+// (it overlaps the one before: block must give the same result when called twice), so that each block's loop
+// vectorises without a scalar remainder; that remainder, with a branch per comparison, took most of the time.
+template <class Block>
+void in_overlapping_blocks(int64_t n, Block block) {
+  auto blocks = [&](auto size) {
+    for (int64_t start = 0;; start += size) {
+      const int64_t first = std::min<int64_t>(start, n - size);
+      block(first, size);
+      if (first == n - size) return;
     }
+  };
+  if (n >= 8) return blocks(std::integral_constant<int64_t, 8>{});
+  if (n >= 4) return blocks(std::integral_constant<int64_t, 4>{});
+  for (int64_t j = 0; j < n; ++j) block(j, std::integral_constant<int64_t, 1>{});
+}
+
+// Outputs [first, first + kSize) of a 2x2 pool of input rows `top` and `bottom`: each the maximum of its
+// window, NaN if one is. (The restrict pointers let the loop vectorise.)
+template <int64_t kSize, class T>
+void max_pool_2x2_block(const T* __restrict top, const T* __restrict bottom, T* __restrict out, int64_t first) {
+  for (int64_t j = first; j < first + kSize; ++j) {
+    T best = top[2 * j];
+    for (T v : {top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]}) best = replaces(v, best) ? v : best;
+    out[j] = best;
   }
 }
 
-// The driver of a pooling kernel: the geometry of `input_shape`, and `result`, of the pooled shape for a
-// forward or the input's shape (zeroed) for a backward. Calls plane(geometry, result data, input-sized
-// offset, pooled offset) for every (n, c) plane, in parallel; the result's pointer type is the dtype's.
+// Its gradient: each window's gradient goes to its first maximum (or first NaN) and the other three get 0, so
+// every element of the windows is written, none added.
+template <int64_t kSize, class T>
+void max_pool_2x2_block_backward(const T* __restrict top, const T* __restrict bottom, const T* __restrict grad,
+                                 T* __restrict dtop, T* __restrict dbottom, int64_t first) {
+  for (int64_t j = first; j < first + kSize; ++j) {
+    const T a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1], g = grad[j];
+    T best = a, ga = g, gb = 0, gc = 0, gd = 0;
+    if (replaces(b, best)) best = b, gb = g, ga = 0;
+    if (replaces(c, best)) best = c, gc = g, ga = gb = 0;
+    if (replaces(d, best)) gd = g, ga = gb = gc = 0;
+    dtop[2 * j] = ga, dtop[2 * j + 1] = gb, dbottom[2 * j] = gc, dbottom[2 * j + 1] = gd;
+  }
+}
+
+// What a pooling kernel's result is: the pooled shape (a forward), or the input's shape (a backward), zeroed
+// unless the kernel writes every element.
+enum class PoolResult { pooled, input_zeroed, input_written };
+
+// The driver of a pooling kernel: the geometry of `input_shape` and the result. Calls plane(geometry, result
+// data, input-sized offset, pooled offset) for every (n, c) plane, in parallel; the result's pointer type is
+// the dtype's.
 template <class Plane>
-Tensor pool(const char* op, const Shape& input_shape, const Pool2dOptions& options, DType dtype, bool backward,
+Tensor pool(const char* op, const Shape& input_shape, const Pool2dOptions& options, DType dtype, PoolResult kind,
             Plane plane) {
   const PoolGeometry g = pool_geometry(input_shape, options, op);
   const Shape pooled{input_shape[0], input_shape[1], g.oh, g.ow};
-  Tensor result = backward ? Tensor::zeros(input_shape, dtype) : Tensor::empty(pooled, dtype);
+  Tensor result = kind == PoolResult::pooled         ? Tensor::empty(pooled, dtype)
+                  : kind == PoolResult::input_zeroed ? Tensor::zeros(input_shape, dtype)
+                                                     : Tensor::empty(input_shape, dtype);
   dispatch_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* data = result.mutable_data<T>();
@@ -439,11 +531,17 @@ Tensor channel_sum(const Tensor& g) {
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   if (!x.defined()) throw Error("max_pool2d: the input is undefined");
   const Tensor xc = x.contiguous();
-  return pool("max_pool2d", x.shape(), options, x.dtype(), false, [&](const PoolGeometry& g, auto* y, int64_t in, int64_t out) {
+  return pool("max_pool2d", x.shape(), options, x.dtype(), PoolResult::pooled, [&](const PoolGeometry& g, auto* y, int64_t in, int64_t out) {
     using T = std::remove_pointer_t<decltype(y)>;
     const T* src = xc.data<T>() + in;
     T* dst = y + out;
-    if (is_plain_2x2(g)) return for_each_2x2_argmax(g, src, [&](int64_t o, int64_t, T value) { dst[o] = value; });
+    if (is_plain_2x2(g)) {
+      for (int64_t i = 0; i < g.oh; ++i)
+        in_overlapping_blocks(g.ow, [&](int64_t first, auto size) {
+          max_pool_2x2_block<size()>(src + 2 * i * g.w, src + (2 * i + 1) * g.w, dst + i * g.ow, first);
+        });
+      return;
+    }
     for_each_window(g, [&](int64_t o, const Window& win) { dst[o] = src[window_argmax(src, g.w, win)]; });
   });
 }
@@ -452,14 +550,25 @@ Tensor max_pool2d_backward(const Tensor& g, const Tensor& x, const Pool2dOptions
   check_same_dtype("max_pool2d_backward", g, x);
   check_pooled_grad("max_pool2d_backward", g, x.shape(), options);
   const Tensor xc = x.contiguous(), gc = g.contiguous();
-  return pool("max_pool2d_backward", x.shape(), options, x.dtype(), true,
+  // Plain 2x2 windows tile an even-sided input, and their kernel writes every element of the windows.
+  const PoolGeometry tiles = pool_geometry(x.shape(), options, "max_pool2d_backward");
+  const bool tiled = is_plain_2x2(tiles) && tiles.h % 2 == 0 && tiles.w % 2 == 0;
+  return pool("max_pool2d_backward", x.shape(), options, x.dtype(), tiled ? PoolResult::input_written : PoolResult::input_zeroed,
               [&](const PoolGeometry& geo, auto* dx, int64_t in, int64_t out) {
                 using T = std::remove_pointer_t<decltype(dx)>;
                 const T* src = xc.data<T>() + in;
                 const T* grad = gc.data<T>() + out;
                 T* dst = dx + in;
-                if (is_plain_2x2(geo))  // the windows are disjoint: each gradient is stored, not added
-                  return for_each_2x2_argmax(geo, src, [&](int64_t o, int64_t at, T) { dst[at] = grad[o]; });
+                if (is_plain_2x2(geo)) {  // the windows are disjoint: each gradient is stored, not added
+                  for (int64_t i = 0; i < geo.oh; ++i) {
+                    const int64_t top = 2 * i * geo.w, bottom = top + geo.w;
+                    in_overlapping_blocks(geo.ow, [&](int64_t first, auto size) {
+                      max_pool_2x2_block_backward<size()>(src + top, src + bottom, grad + i * geo.ow, dst + top,
+                                                          dst + bottom, first);
+                    });
+                  }
+                  return;
+                }
                 for_each_window(geo, [&](int64_t o, const Window& win) { dst[window_argmax(src, geo.w, win)] += grad[o]; });
               });
 }
@@ -467,7 +576,7 @@ Tensor max_pool2d_backward(const Tensor& g, const Tensor& x, const Pool2dOptions
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
   if (!x.defined()) throw Error("avg_pool2d: the input is undefined");
   const Tensor xc = x.contiguous();
-  return pool("avg_pool2d", x.shape(), options, x.dtype(), false, [&](const PoolGeometry& g, auto* y, int64_t in, int64_t out) {
+  return pool("avg_pool2d", x.shape(), options, x.dtype(), PoolResult::pooled, [&](const PoolGeometry& g, auto* y, int64_t in, int64_t out) {
     using T = std::remove_pointer_t<decltype(y)>;
     const T* src = xc.data<T>() + in;
     for_each_window(g, [&](int64_t o, const Window& win) {
@@ -482,7 +591,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
 Tensor avg_pool2d_backward(const Tensor& g, const Shape& input_shape, const Pool2dOptions& options) {
   check_pooled_grad("avg_pool2d_backward", g, input_shape, options);
   const Tensor gc = g.contiguous();
-  return pool("avg_pool2d_backward", input_shape, options, g.dtype(), true,
+  return pool("avg_pool2d_backward", input_shape, options, g.dtype(), PoolResult::input_zeroed,
               [&](const PoolGeometry& geo, auto* dx, int64_t in, int64_t out) {
                 using T = std::remove_pointer_t<decltype(dx)>;
                 const T* grad = gc.data<T>() + out;

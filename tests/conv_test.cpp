@@ -120,6 +120,10 @@ TEST(Conv2d, GradientsAreAdjointsForManyConfigurations) {
       {{1, 4, 6, 7}, {4, 1, 3, 2}, {.stride = {2, 3}, .padding = {1, 1}, .groups = 4}},
       {{2, 3, 10, 5}, {2, 3, 1, 3}, {.padding = {0, 2}, .dilation = {1, 2}}},
       {{40, 1, 6, 6}, {3, 1, 5, 5}, {.padding = {2, 2}}},  // more images than one weight-gradient block
+      // Stride 1 with outputs as wide as the input, unfolded by whole shifted planes: dilated, and with kernel
+      // columns that lie wholly in the padding and fewer output rows than input rows.
+      {{1, 3, 6, 7}, {2, 3, 3, 3}, {.padding = {2, 2}, .dilation = {2, 2}}},
+      {{2, 2, 4, 1}, {3, 2, 2, 5}, {.padding = {0, 2}}},
   };
   for (const Case& c : cases) {
     const Tensor x = Tensor::normal(c.x, 0, 1, gen, DType::Float64), w = Tensor::normal(c.w, 0, 1, gen, DType::Float64);
@@ -205,6 +209,36 @@ TEST(Pool2d, MaxGivesTheGradientToTheFirstMaximumAndPropagatesNaN) {
   expect_values(max_pool2d(z, overlap), std::vector<double>{7, 7});
   expect_values(max_pool2d_backward(Tensor::from_vector(std::vector<double>{1, 2}, {1, 1, 1, 2}), z, overlap),
                 std::vector<double>{0, 3, 0});
+}
+
+// The plain 2x2 kernel runs in vectorised blocks of 8 or 4 outputs, the last block overlapping the one before,
+// and writes the whole gradient instead of adding into zeros: every output width from 1 to 21, from even and odd
+// inputs (an odd width leaves a column out, as an odd height leaves a row), against the rule written out here,
+// with ties and NaNs.
+TEST(Pool2d, PlainTwoByTwoGivesFirstMaximaAtEveryWidth) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (DType dtype : {DType::Float32, DType::Float64})
+    for (int64_t w = 2; w <= 43; ++w) {
+      const int64_t h = 3 + w % 2, oh = h / 2, ow = w / 2;
+      // Values 0..2 give many ties; every 7th element is NaN.
+      const Tensor x = filled({2, 1, h, w}, [&](int64_t i) { return i % 7 == 3 ? nan : static_cast<double>((i * 5) % 3); }).to(dtype);
+      const Tensor g = filled({2, 1, oh, ow}, [](int64_t i) { return 1.0 + static_cast<double>(i); }).to(dtype);
+      const std::vector<double> xv = x.to_vector(), y = max_pool2d(x, {}).to_vector();
+      const std::vector<double> dx = max_pool2d_backward(g, x, {}).to_vector();
+      std::vector<double> expected_dx(xv.size(), 0.0);
+      for (int64_t p = 0; p < 2; ++p)
+        for (int64_t i = 0; i < oh; ++i)
+          for (int64_t j = 0; j < ow; ++j) {
+            int64_t best = (p * h + 2 * i) * w + 2 * j;
+            for (int64_t at : {best + 1, best + w, best + w + 1})
+              if (!std::isnan(xv[best]) && (std::isnan(xv[at]) || xv[at] > xv[best])) best = at;
+            const double value = y[(p * oh + i) * ow + j];
+            if (std::isnan(xv[best])) EXPECT_TRUE(std::isnan(value)) << "w " << w;
+            else EXPECT_EQ(value, xv[best]) << "w " << w << " output " << i << ", " << j;
+            expected_dx[best] = g.to_vector()[(p * oh + i) * ow + j];
+          }
+      EXPECT_EQ(dx, expected_dx) << "w " << w << " " << dtype_name(dtype);
+    }
 }
 
 TEST(Pool2d, AverageMatchesPyTorchWithAndWithoutPaddingInTheCount) {
