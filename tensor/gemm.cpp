@@ -546,15 +546,14 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
 // (W) in place, with the same multiply-adds in the same order. Only on one thread: at 2 threads 32x256x784
 // ran at 205 GFLOP/s that way against 236 with each thread packing its half of W^T.
 template <class T>
-Problem<T> one_thread_problem(Problem<T> p, int64_t& m, int64_t& n) {
-  if (p.b.row_stride == 1 && p.b.col_stride != 1 && m < n) {
-    std::swap(p.a, p.b);
-    std::swap(p.a.row_stride, p.a.col_stride);
-    std::swap(p.b.row_stride, p.b.col_stride);
-    p.transposed_c = true;
+Problem<T> one_thread_problem(int64_t& m, int64_t& n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc,
+                              bool accumulate) {
+  if (b.row_stride == 1 && b.col_stride != 1 && m < n) {
     std::swap(m, n);
+    return {k, {b.data, b.col_stride, b.row_stride}, {a.data, a.col_stride, a.row_stride}, nullptr, c, ldc, accumulate,
+            true, nullptr};
   }
-  return p;
+  return {k, a, b, nullptr, c, ldc, accumulate, false, nullptr};
 }
 
 }  // namespace
@@ -562,7 +561,7 @@ Problem<T> one_thread_problem(Problem<T> p, int64_t& m, int64_t& n) {
 template <class T>
 int64_t gemm_scratch_size(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b) {
   if (m == 0 || n == 0 || k == 0) return 0;
-  const Problem<T> p = one_thread_problem(Problem<T>{k, a, b, nullptr, nullptr, 0, false, false, nullptr}, m, n);
+  const Problem<T> p = one_thread_problem<T>(m, n, k, a, b, nullptr, 0, false);
   return Workspace<T>::size(packing_sizes(p, m, n, false));
 }
 
@@ -576,17 +575,19 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     return;
   }
   constexpr int NR = Blocking<T>::NR, MR = Blocking<T>::MR;
-  Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false, nullptr};
   const int64_t work = m * n * k;
   // Inside a caller's own parallel region: run here. Only this function's own region hands out the
   // workspace's slots by thread number, one slot per thread of num_threads().
   if (work < kGemmParallelWork || num_threads() == 1 || in_parallel_region()) {
-    p = one_thread_problem(p, m, n);
+    // Built in place, not copied: a copy of the problem through vector registers made gemm_block's first
+    // reads of it wait for store forwarding, a tenth of a 10x32x32 GEMM (perf annotate).
+    Problem<T> p = one_thread_problem<T>(m, n, k, a, b, c, ldc, accumulate);
     const Workspace<T> workspace(packing_sizes(p, m, n, false), 1, 0, scratch);
     p.workspace = &workspace;
     gemm_block(p, 0, 0, m, 0, n);
     return;
   }
+  Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false, nullptr};
   // Chunks of whole strips of rows, or of whole panels of columns when C has too few rows to give every
   // thread its share of chunks (the forward pass's 32-row batch). Rows by preference, for two reasons:
   //  - a chunk of columns reads all of A: at 2 threads inference on 10000 images ran at 230 GFLOP/s split by
