@@ -72,23 +72,35 @@ void check_index_shape(const char* op, const Tensor& x, int dim, const Indices& 
 
 }  // namespace
 
-Indices::Indices(std::vector<int64_t> v) : shape({static_cast<int64_t>(v.size())}), values(std::move(v)) {}
+Indices::Indices(const std::vector<int64_t>& list) : Indices(list, Shape{static_cast<int64_t>(list.size())}) {}
 
-Indices::Indices(std::vector<int64_t> v, const Shape& s) : shape(s), values(std::move(v)) {
-  if (static_cast<int64_t>(values.size()) != shape.numel())
-    throw Error("Indices: " + std::to_string(values.size()) + " values for shape " + shape.str());
+Indices::Indices(const std::vector<int64_t>& list, const Shape& sizes)
+    : Indices(adopt(PoolVector<int64_t>(list.begin(), list.end()), sizes)) {}
+
+Indices Indices::adopt(PoolVector<int64_t> values, const Shape& sizes) {
+  if (static_cast<int64_t>(values.size()) != sizes.numel())
+    throw Error("Indices: " + std::to_string(values.size()) + " values for shape " + sizes.str());
+  Indices indices;
+  indices.shape = sizes;
+  indices.values = std::move(values);
+  return indices;
 }
 
 Indices Indices::from_tensor(const Tensor& t, const char* op) {
   check_defined(t, op);
-  std::vector<int64_t> v;
-  v.reserve(static_cast<size_t>(t.numel()));
-  for (double x : t.to_vector()) {
-    if (x != std::floor(x) || std::abs(x) > 9007199254740992.0)
-      throw Error(std::string(op) + ": index " + std::to_string(x) + " of " + t.str() + " is not a whole number");
-    v.push_back(static_cast<int64_t>(x));
-  }
-  return Indices(std::move(v), t.shape());
+  PoolVector<int64_t> v(static_cast<size_t>(t.numel()));
+  const Tensor c = t.contiguous();
+  dispatch_dtype(c.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = c.data<T>();
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double value = x[i];
+      if (value != std::floor(value) || std::abs(value) > 9007199254740992.0)
+        throw Error(std::string(op) + ": index " + std::to_string(value) + " of " + t.str() + " is not a whole number");
+      v[i] = static_cast<int64_t>(value);
+    }
+  });
+  return adopt(std::move(v), t.shape());
 }
 
 Tensor index_select(const Tensor& x, int dim, std::span<const int64_t> index) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "tensor/allocator.h"
 #include "tensor/tensor.h"
 
 namespace mt {
@@ -15,18 +16,23 @@ namespace mt {
 // floating point). gather, scatter_add, embedding and topk take or give them.
 struct Indices {
   Indices() = default;
-  Indices(std::vector<int64_t> list);  // NOLINT: a 1-D list of indices converts on purpose
-  Indices(std::vector<int64_t> list, const Shape& sizes);  // list.size() must be sizes.numel()
-  Indices(std::initializer_list<int64_t> list) : Indices(std::vector<int64_t>(list)) {}
+  Indices(const std::vector<int64_t>& list);  // NOLINT: a 1-D list of indices converts on purpose
+  Indices(const std::vector<int64_t>& list, const Shape& sizes);  // list.size() must be sizes.numel()
+  Indices(std::initializer_list<int64_t> list) : Indices(adopt(PoolVector<int64_t>(list), Shape{int64_t(list.size())})) {}
+  // Takes `values` (values.size() must be sizes.numel()) without copying them.
+  static Indices adopt(PoolVector<int64_t> values, const Shape& sizes);
   // The values of a tensor holding whole numbers (a batch of token ids from a TensorDataLoader); throws otherwise.
   static Indices from_tensor(const Tensor& t, const char* op);
 
   int dim() const { return shape.size(); }
   int64_t size(int d) const { return shape[d]; }
   int64_t numel() const { return shape.numel(); }
+  std::vector<int64_t> to_vector() const { return {values.begin(), values.end()}; }
 
   Shape shape;
-  std::vector<int64_t> values;
+  // In the tensor memory cache like a tensor's storage, so that a steady-state training step through gather,
+  // index_select or an embedding allocates nothing (their backward closures keep a copy).
+  PoolVector<int64_t> values;
 };
 
 // y = x[..., index[i], ...] along dim: y.size(dim) = index.size(), the other dims as x's.

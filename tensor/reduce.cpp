@@ -255,7 +255,7 @@ ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest, bo
   shape[d] = k;
   int64_t inner = 1;
   for (int i = d + 1; i < shape.size(); ++i) inner *= shape[i];
-  ValuesIndices<Tensor> out{Tensor::empty(shape, x.dtype()), Indices(std::vector<int64_t>(static_cast<size_t>(shape.numel())), shape)};
+  ValuesIndices<Tensor> out{Tensor::empty(shape, x.dtype()), Indices::adopt(PoolVector<int64_t>(static_cast<size_t>(shape.numel())), shape)};
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* src = r.source.template data<T>();
@@ -280,7 +280,7 @@ ValuesIndices<Tensor> topk(const Tensor& x, int64_t k, int dim, bool largest, bo
       }
     }
   });
-  if (x.dim() == 0) return {out.values.reshape({}), Indices(out.indices.values, Shape{})};
+  if (x.dim() == 0) return {out.values.reshape({}), Indices::adopt(std::move(out.indices.values), Shape{})};
   return out;
 }
 

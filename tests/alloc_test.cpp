@@ -195,6 +195,23 @@ TEST(Allocation, SgdMomentumTrainingStepAllocatesNothing) {
   expect_steady_state_allocates_nothing(sgd, *model, random_batches(4, gen));
 }
 
+// A model over token ids: nn::Embedding reads each batch's ids into Indices, and its backward closure keeps
+// a copy of them; both live in the tensor cache, so this step allocates nothing either.
+TEST(Allocation, EmbeddingTrainingStepAllocatesNothing) {
+  Generator gen(2);
+  auto model = std::make_shared<nn::Sequential>();
+  model->add(std::make_shared<nn::Embedding>(50, 16, gen))
+      .add(std::make_shared<nn::Flatten>())
+      .add(std::make_shared<nn::Linear>(8 * 16, 10, gen));
+  optim::Adam adam(model->parameters(), {.lr = 1e-3});
+  Batches tokens = random_batches(4, gen);
+  for (Tensor& t : tokens.images) {
+    t = Tensor::empty({32, 8});
+    for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data<float>()[i] = static_cast<float>(gen.below(50));
+  }
+  expect_steady_state_allocates_nothing(adam, *model, tokens);
+}
+
 TEST(Allocation, DataLoaderBatchesOfTheRealTestSplitAllocateNothing) {
   const std::filesystem::path dir = MT_MNIST_DIR;
   if (!std::filesystem::exists(dir / "t10k-images-idx3-ubyte.gz")) {

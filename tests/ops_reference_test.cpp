@@ -256,32 +256,32 @@ TEST(OpsReference, MinArgminAndTopkFollowPyTorchOnTiesAndNaN) {
   EXPECT_EQ(lo[0], 1);
   EXPECT_TRUE(std::isnan(lo[1]));
   EXPECT_EQ(lo[2], 1);
-  EXPECT_EQ(argmin(x, 1).values, (std::vector<int64_t>{1, 0, 2}));  // the first NaN, the first of equal minima
-  EXPECT_EQ(argmin(x).values, (std::vector<int64_t>{4}));
+  EXPECT_EQ(argmin(x, 1).to_vector(), (std::vector<int64_t>{1, 0, 2}));  // the first NaN, the first of equal minima
+  EXPECT_EQ(argmin(x).to_vector(), (std::vector<int64_t>{4}));
   EXPECT_EQ(argmin(x).shape, Shape{});
   EXPECT_EQ(argmin(x, 0, true).shape, Shape({1, 4}));
   sum(min(x, 1)).backward();
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0}));
 
   const Var finite(Tensor::from_vector(std::vector<double>{3, 1, 3, 2, 4, 5, 6, 0, 2, 2, 1, 1}, {3, 4}));
-  EXPECT_EQ(argmax(finite, 1).values, (std::vector<int64_t>{0, 2, 0}));
-  EXPECT_EQ(argmax(finite, 0, true).values, (std::vector<int64_t>{1, 1, 1, 0}));
-  EXPECT_EQ(argmax(finite).values, (std::vector<int64_t>{6}));
+  EXPECT_EQ(argmax(finite, 1).to_vector(), (std::vector<int64_t>{0, 2, 0}));
+  EXPECT_EQ(argmax(finite, 0, true).to_vector(), (std::vector<int64_t>{1, 1, 1, 0}));
+  EXPECT_EQ(argmax(finite).to_vector(), (std::vector<int64_t>{6}));
 
   auto [largest, at] = topk(x, 2);
   EXPECT_EQ(at.shape, Shape({3, 2}));
-  EXPECT_EQ(at.values, (std::vector<int64_t>{0, 2, 0, 2, 0, 1}));  // NaN first; PyTorch gives ties as 1, 0
+  EXPECT_EQ(at.to_vector(), (std::vector<int64_t>{0, 2, 0, 2, 0, 1}));  // NaN first; PyTorch gives ties as 1, 0
   const std::vector<double> top = largest.value().to_vector();
   EXPECT_EQ(top[0], 3);
   EXPECT_TRUE(std::isnan(top[2]) && std::isnan(top[3]));
   auto [smallest, at_smallest] = topk(x, 3, 1, false);
-  EXPECT_EQ(at_smallest.values, (std::vector<int64_t>{1, 3, 0, 3, 1, 0, 2, 3, 0}));
+  EXPECT_EQ(at_smallest.to_vector(), (std::vector<int64_t>{1, 3, 0, 3, 1, 0, 2, 3, 0}));
   EXPECT_EQ(smallest.value().select(1, 2).to_vector()[0], 3);
   EXPECT_EQ(topk(x, 0).values.shape(), Shape({3, 0}));
   // Unsorted: the chosen elements in the order they stand in x (here also PyTorch's order).
   const Var row(Tensor::from_vector(std::vector<double>{1, 5, 3, 4}, {4}), true);
   auto [unsorted, at_unsorted] = topk(row, 2, 0, true, false);
-  EXPECT_EQ(at_unsorted.values, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(at_unsorted.to_vector(), (std::vector<int64_t>{1, 3}));
   EXPECT_EQ(unsorted.value().to_vector(), (std::vector<double>{5, 4}));
   sum(unsorted * Var(Tensor::from_vector(std::vector<double>{10, 20}, {2}))).backward();
   EXPECT_EQ(row.grad().to_vector(), (std::vector<double>{0, 10, 0, 20}));
