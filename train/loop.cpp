@@ -389,7 +389,12 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, Batches& train, cons
     const bool complete = batch == per_epoch;
     EpochMetrics m{epoch, totals[0] / totals[2], totals[1] / totals[2], std::nullopt, std::nullopt, seconds, lr, complete};
     if (o.validation) {
-      const Evaluation validation = evaluate(model, *o.validation);
+      Evaluation validation;
+      try {
+        validation = evaluate(model, *o.validation);
+      } catch (const std::bad_alloc&) {
+        throw Error("out of memory while validating");
+      }
       m.val_loss = validation.loss;
       m.val_acc = validation.accuracy;
     }

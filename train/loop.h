@@ -41,8 +41,8 @@ namespace mt::train {
 // its labels. Holds the loader by reference.
 class Batches {
  public:
-  Batches(datasets::DataLoader& loader) : loader_(&loader) {}         // NOLINT: implicit on purpose
-  Batches(datasets::TensorDataLoader& loader) : loader_(&loader) {}   // NOLINT
+  explicit Batches(datasets::DataLoader& loader) : loader_(&loader) {}
+  explicit Batches(datasets::TensorDataLoader& loader) : loader_(&loader) {}
   int64_t size() const;                 // batches per epoch
   int64_t examples() const;             // per epoch (this rank's share)
   void set_epoch(int64_t epoch);        // from 0
