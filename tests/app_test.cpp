@@ -290,6 +290,18 @@ TEST_F(AppTest, TrainsEvaluatesAndPredictsOnOwnIdxDataWithItsClassNames) {
   EXPECT_NE(named.output.find("two.png: two\n  zero: 0."), std::string::npos) << named.output;
   EXPECT_NE(named.output.find("\n  two: 0."), std::string::npos) << named.output;
 
+  // The cnn too gets one output per class.
+  const fs::path cnn = dir_ / "cnn";
+  const AppRun cnn_train = run_app("train" + common + " --model cnn --epochs 1 --val-size 200 --no-figures --out " +
+                                   cnn.string());
+  ASSERT_EQ(cnn_train.exit_code, 0) << cnn_train.output;
+  EXPECT_NE(cnn_train.output.find("; 420835 parameters"), std::string::npos)
+      << "421738 less fc 10's 128 x 7 + 7: " << cnn_train.output;
+  EXPECT_GT(test_accuracy(cnn_train.output), 0.9) << cnn_train.output;
+  const AppRun cnn_named = run_app("predict" + common + " --model " + (cnn / "model.bin").string() + " " + png.string());
+  ASSERT_EQ(cnn_named.exit_code, 0) << cnn_named.output;
+  EXPECT_NE(cnn_named.output.find("two.png: two\n  zero: 0."), std::string::npos) << cnn_named.output;
+
   std::ofstream(data / "classes.txt") << "zero\none\ntwo\nthree\n";
   const AppRun too_many = run_app("eval" + common + model);
   EXPECT_EQ(too_many.exit_code, 1) << too_many.output;

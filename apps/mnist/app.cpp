@@ -116,8 +116,8 @@ Data load_data(const Options& o, bool for_training) {
   return data;
 }
 
-// What predict needs of the data without reading it: the normalisation and the class names. Only --dataset
-// idx reads its files (the training images for the statistics, the labels and classes.txt for the names).
+// What predict needs of the data: the normalisation and the class names. Only --dataset idx reads files for
+// it (the training images for the statistics, the labels and classes.txt for the names).
 struct Description {
   Normalisation norm;
   std::vector<std::string> class_names;
