@@ -111,33 +111,53 @@ void for_each_unfolded_row(const ConvGeometry& g, T* image, Fn fn) {
 // row read consecutive input rows: the row is the input plane shifted by (du, dv), copied in one piece; the
 // |dv| elements per row that wrapped around from the neighbouring input row are then set to 0 (the padding).
 // Copying row by row, with a call per 14 or 28 floats, took most of im2col's time.
-template <class T>
-void im2col_same_width(const ConvGeometry& g, const T* image, T* cols) {
+
+// One unfolded row of a same-width convolution: its output rows [i0, i1) read the input plane at +shift, in
+// its columns [cols.first, cols.last); the rest of it lies in the padding.
+struct ShiftedPlane {
+  int64_t row, channel, shift, i0, i1;
+  Span cols;
+};
+
+// Visits every unfolded row of one group of one image of a same-width convolution.
+template <class Fn>
+void for_each_shifted_plane(const ConvGeometry& g, Fn fn) {
   const auto [ph, pw] = g.opt.padding;
   const auto [dh, dw] = g.opt.dilation;
   for (int64_t c = 0; c < g.cg; ++c)
     for (int64_t u = 0; u < g.kh; ++u)
       for (int64_t v = 0; v < g.kw; ++v) {
         const int64_t du = u * dh - ph, dv = v * dw - pw;
-        T* out = cols + ((c * g.kh + u) * g.kw + v) * g.pixels;
         const int64_t i0 = std::clamp<int64_t>(-du, 0, g.oh), i1 = std::clamp<int64_t>(g.h - du, i0, g.oh);
-        const Span cols_in = valid_columns(dv, 1, g.w, g.ow);
-        if (cols_in.first == cols_in.last) {
-          std::fill(out, out + g.pixels, T(0));
-          continue;
-        }
-        std::fill(out, out + i0 * g.w, T(0));
-        std::fill(out + i1 * g.w, out + g.pixels, T(0));
-        if (i0 == i1) continue;
-        const T* plane = image + c * g.h * g.w;
-        const int64_t first = i0 * g.w + cols_in.first, last = (i1 - 1) * g.w + cols_in.last;
-        const int64_t shift = du * g.w + dv;
-        std::copy(plane + (first + shift), plane + (last + shift), out + first);
-        for (int64_t i = i0; i < i1; ++i) {
-          std::fill(out + i * g.w, out + i * g.w + cols_in.first, T(0));
-          std::fill(out + i * g.w + cols_in.last, out + (i + 1) * g.w, T(0));
-        }
+        fn(ShiftedPlane{(c * g.kh + u) * g.kw + v, c, du * g.w + dv, i0, i1, valid_columns(dv, 1, g.w, g.ow)});
       }
+}
+
+// Sets the columns outside p.cols of output rows [p.i0, p.i1) of an unfolded row to 0.
+template <class T>
+void zero_wrapped_columns(const ConvGeometry& g, const ShiftedPlane& p, T* out) {
+  for (int64_t i = p.i0; i < p.i1; ++i) {
+    std::fill(out + i * g.w, out + i * g.w + p.cols.first, T(0));
+    std::fill(out + i * g.w + p.cols.last, out + (i + 1) * g.w, T(0));
+  }
+}
+
+template <class T>
+void im2col_same_width(const ConvGeometry& g, const T* image, T* cols) {
+  for_each_shifted_plane(g, [&](const ShiftedPlane& p) {
+    T* out = cols + p.row * g.pixels;
+    if (p.cols.first == p.cols.last) {
+      std::fill(out, out + g.pixels, T(0));
+      return;
+    }
+    std::fill(out, out + p.i0 * g.w, T(0));
+    std::fill(out + p.i1 * g.w, out + g.pixels, T(0));
+    if (p.i0 == p.i1) return;
+    const T* plane = image + p.channel * g.h * g.w;
+    const int64_t first = p.i0 * g.w + p.cols.first, last = (p.i1 - 1) * g.w + p.cols.last;
+    std::copy(plane + (first + p.shift), plane + (last + p.shift), out + first);
+    zero_wrapped_columns(g, p, out);
+  });
 }
 
 // cols[row, i OW + j] = image[c, i s - p + u d, j s - p + v d], 0 in the padding.
@@ -165,24 +185,13 @@ void im2col(const ConvGeometry& g, const T* image, T* cols) {
 // its wrapped elements (the padding) are set to 0 so that they add nothing. Clobbers cols.
 template <class T>
 void col2im_same_width(const ConvGeometry& g, T* cols, T* image) {
-  const auto [ph, pw] = g.opt.padding;
-  const auto [dh, dw] = g.opt.dilation;
-  for (int64_t c = 0; c < g.cg; ++c)
-    for (int64_t u = 0; u < g.kh; ++u)
-      for (int64_t v = 0; v < g.kw; ++v) {
-        const int64_t du = u * dh - ph, dv = v * dw - pw;
-        T* src = cols + ((c * g.kh + u) * g.kw + v) * g.pixels;
-        const int64_t i0 = std::clamp<int64_t>(-du, 0, g.oh), i1 = std::clamp<int64_t>(g.h - du, i0, g.oh);
-        const Span cols_in = valid_columns(dv, 1, g.w, g.ow);
-        if (cols_in.first == cols_in.last || i0 == i1) continue;
-        for (int64_t i = i0; i < i1; ++i) {
-          std::fill(src + i * g.w, src + i * g.w + cols_in.first, T(0));
-          std::fill(src + i * g.w + cols_in.last, src + (i + 1) * g.w, T(0));
-        }
-        T* plane = image + c * g.h * g.w;
-        const int64_t shift = du * g.w + dv;
-        for (int64_t k = i0 * g.w + cols_in.first; k < (i1 - 1) * g.w + cols_in.last; ++k) plane[k + shift] += src[k];
-      }
+  for_each_shifted_plane(g, [&](const ShiftedPlane& p) {
+    if (p.cols.first == p.cols.last || p.i0 == p.i1) return;
+    T* src = cols + p.row * g.pixels;
+    zero_wrapped_columns(g, p, src);
+    T* plane = image + p.channel * g.h * g.w;
+    for (int64_t k = p.i0 * g.w + p.cols.first; k < (p.i1 - 1) * g.w + p.cols.last; ++k) plane[k + p.shift] += src[k];
+  });
 }
 
 // The adjoint of im2col: image[c, ...] += cols[row, ...], in the same order every time. Clobbers cols.
