@@ -21,8 +21,10 @@ const Tensor& usable_grad(const Var& p, const char* optimizer, size_t index) {
   return g;
 }
 
+[[noreturn]] void fail(const char* optimizer, const std::string& what) { throw Error(std::string(optimizer) + ": " + what); }
+
 void check(bool ok, const char* optimizer, const std::string& what) {
-  if (!ok) throw Error(std::string(optimizer) + ": " + what);
+  if (!ok) fail(optimizer, what);
 }
 
 // Rough cost per element of an update, for parallel_for's decision to fork.
@@ -115,7 +117,7 @@ void Optimizer::set_learning_rate(double lr) {
 
 // The setters a schedule calls every step build their messages only on failure: they must not allocate.
 void Optimizer::set_learning_rate(size_t group, double lr) {
-  if (!(lr >= 0)) check(false, "Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
+  if (!(lr >= 0)) fail("Optimizer", "the learning rate must be >= 0, got " + std::to_string(lr));
   groups_.at(group).lr = lr;
 }
 
@@ -182,7 +184,7 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
 }
 
 void SGD::set_momentum(double momentum) {
-  if (!(momentum >= 0)) check(false, "SGD", "momentum must be >= 0, got " + std::to_string(momentum));
+  if (!(momentum >= 0)) fail("SGD", "momentum must be >= 0, got " + std::to_string(momentum));
   check(!options_.nesterov || momentum > 0, "SGD", "nesterov needs momentum > 0");
   options_.momentum = momentum;
 }
@@ -250,7 +252,7 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool deco
 
 void Adam::set_momentum(double beta1) {
   if (!(beta1 >= 0 && beta1 < 1))
-    check(false, decoupled_ ? "AdamW" : "Adam", "beta1 must be in [0, 1), got " + std::to_string(beta1));
+    fail(decoupled_ ? "AdamW" : "Adam", "beta1 must be in [0, 1), got " + std::to_string(beta1));
   options_.beta1 = beta1;
 }
 
