@@ -195,23 +195,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(a, "where");
   check_defined(b, "where");
   if (a.dtype() != b.dtype()) throw Error("where: dtypes differ: " + a.str() + " and " + b.str());
-  const Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  const Tensor c = cond.to(a.dtype());
-  Tensor out = Tensor::empty(shape, a.dtype());
-  dispatch_dtype(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* o = out.mutable_data<T>();
-    const T *pc = c.data<T>(), *pa = a.data<T>(), *pb = b.data<T>();
-    detail::for_each_row<4>(shape,
-                            {out.strides(), detail::broadcast_strides(c, shape, "where"),
-                             detail::broadcast_strides(a, shape, "where"), detail::broadcast_strides(b, shape, "where")},
-                            [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> inc) {
-                              const T *x0 = pc + off[1], *x1 = pa + off[2], *x2 = pb + off[3];
-                              for (int64_t i = 0; i < n; ++i)
-                                o[off[0] + i] = x0[i * inc[1]] != T(0) ? x1[i * inc[2]] : x2[i * inc[3]];
-                            });
-  });
-  return out;
+  return elementwise("where", cond.to(a.dtype()), a, b, [](auto c, auto x, auto y) { return c != 0 ? x : y; });
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
