@@ -21,6 +21,7 @@
 #include "datasets/datasets.h"
 #include "optim/lr_scheduler.h"
 #include "tensor/version.h"
+#include "tests/test_directory.h"
 
 namespace {
 
@@ -32,11 +33,7 @@ struct AppRun {
 };
 
 // Each test has its own directory: ctest runs them in parallel.
-fs::path test_dir() {
-  // The process id keeps two builds' test runs on one machine out of each other's way.
-  return fs::path(::testing::TempDir()) / ("mnist_app_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                                           "_" + std::to_string(getpid()));
-}
+fs::path test_dir() { return mt::test::test_directory_path(); }
 
 // `shell` runs first in the same shell (ulimit, trap), as a prefix of the command line.
 AppRun run_app(const std::string& args, const std::string& shell = "") {

@@ -24,6 +24,7 @@
 #include "datasets/datasets.h"
 #include "datasets/md5.h"
 #include "tests/error_message.h"
+#include "tests/test_directory.h"
 
 // The largest single allocation since the last reset: "a lying header must not allocate much" is checked
 // directly rather than by watching the process's memory (a reserve() touches no pages).
@@ -366,14 +367,8 @@ std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& raw, int level = 6) 
 // A directory of its own per test: ctest runs the cases in parallel processes.
 class IdxFiles : public ::testing::Test {
  protected:
-  fs::path dir_ = fs::path(::testing::TempDir()) /
-                  (std::string("mt_datasets_") + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                   "_" + std::to_string(::getpid()));
-  void SetUp() override {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  const test::TestDirectory directory_;
+  const fs::path& dir_ = directory_.path();
   std::string write(const std::string& name, const std::vector<uint8_t>& bytes) {
     const fs::path path = dir_ / name;
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());

@@ -21,6 +21,7 @@
 #include "nn/nn.h"
 #include "tensor/file_io.h"
 #include "tests/error_message.h"
+#include "tests/test_directory.h"
 
 namespace mt {
 namespace {
@@ -79,15 +80,8 @@ long peak_rss_kb() {
 
 class FileIo : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("mt_file_io_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  const test::TestDirectory directory_;
+  const fs::path& dir_ = directory_.path();
 };
 
 TEST_F(FileIo, InputFileSaysWhatItFoundInsteadOfARegularFile) {

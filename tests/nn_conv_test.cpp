@@ -16,6 +16,7 @@
 #include "apps/mnist/models.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "tests/test_directory.h"
 
 namespace mt {
 namespace {
@@ -180,8 +181,7 @@ std::shared_ptr<nn::Sequential> small_cnn(Generator& gen) {
 }
 
 TEST(NnCheckpoint, CnnRoundTripsWithItsRunningStatistics) {
-  const fs::path dir = fs::temp_directory_path() / ("mt_nn_conv_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::TestDirectory dir;
   Generator gen(4), other(5);
   auto model = small_cnn(gen), fresh = small_cnn(other);
   optim::Adam opt(model->parameters(), {.lr = 0.01});
@@ -211,7 +211,6 @@ TEST(NnCheckpoint, CnnRoundTripsWithItsRunningStatistics) {
   auto no_stats = std::make_shared<nn::Sequential>();
   no_stats->add(std::make_shared<nn::Conv2d>(1, 4, 3, other, Conv2dOptions{.padding = {1, 1}}, false));
   EXPECT_THROW(nn::load(*no_stats, path), Error);
-  fs::remove_all(dir);
 }
 
 TEST(MnistCnn, ParameterCountAndOutputMatchTheDescription) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nn/nn.h"
+#include "tests/test_directory.h"
 
 namespace mt {
 namespace {
@@ -286,13 +287,6 @@ TEST(NnFunctional, SoftmaxFamilyAndCrossEntropy) {
 
 class NnCheckpoint : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("mt_nn_checkpoint_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static std::vector<char> read(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -319,7 +313,8 @@ class NnCheckpoint : public ::testing::Test {
     EXPECT_EQ(snapshot(model), before);
   }
 
-  fs::path dir_;
+  const test::TestDirectory directory_;
+  const fs::path& dir_ = directory_.path();
 };
 
 TEST_F(NnCheckpoint, SaveThenLoadGivesBitIdenticalPredictions) {

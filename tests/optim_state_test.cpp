@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "error_message.h"
+#include "test_directory.h"
 #include "nn/functional.h"
 #include "optim/checkpoint.h"
 
@@ -54,15 +55,14 @@ struct Training {
 };
 using MakeRun = std::function<Training(const Problem&)>;
 
-std::filesystem::path temp_file(const std::string& name) { return std::filesystem::path(::testing::TempDir()) / name; }
-
 // Straight through `total` steps, against `stop` steps, a save, and the rest in a new problem and optimizer.
 void expect_resume_is_bit_identical(const MakeRun& make, int stop, int total) {
   Problem straight;
   Training a = make(straight);
   for (int s = 0; s < total; ++s) straight.step(*a.optimizer, *a.schedule);
 
-  const std::filesystem::path path = temp_file("mt_optim_state.bin");
+  const test::TestDirectory dir;
+  const std::filesystem::path path = dir / "state.bin";
   std::vector<double> weights;
   {
     Problem first;
@@ -76,7 +76,6 @@ void expect_resume_is_bit_identical(const MakeRun& make, int stop, int total) {
   resumed.b.value().copy_(Tensor::from_vector(std::vector<double>(weights.begin() + 12, weights.end()), {3}));
   Training c = make(resumed);
   optim::load(*c.optimizer, path, c.schedule.get());
-  std::filesystem::remove(path);
   EXPECT_EQ(c.schedule->last_epoch(), stop);
   for (int s = stop; s < total; ++s) resumed.step(*c.optimizer, *c.schedule);
   EXPECT_EQ(resumed.values(), straight.values());
@@ -146,7 +145,8 @@ TEST(OptimState, FilesOfAnotherOptimizerShapeOrKindAreRefusedAndChangeNothing) {
   optim::Adam adam(p.groups(), {.lr = 0.01});
   optim::StepLR step_lr(adam, {.step_size = 2});
   p.step(adam, step_lr);
-  const std::filesystem::path path = temp_file("mt_optim_adam.bin");
+  const test::TestDirectory dir;
+  const std::filesystem::path path = dir / "adam.bin";
   optim::save(adam, path, &step_lr);
 
   Problem q;
@@ -174,7 +174,6 @@ TEST(OptimState, FilesOfAnotherOptimizerShapeOrKindAreRefusedAndChangeNothing) {
   optim::StepLR one_lr(one_group, {.step_size = 2});
   message = error_message([&] { optim::load(one_group, path, &one_lr); });
   EXPECT_NE(message.find("parameter group 0 has 1 parameters in the file but 2 here"), std::string::npos) << message;
-  std::filesystem::remove(path);
 }
 
 TEST(OptimState, NonFiniteValuesAndOversizedPayloadsAreRefused) {
@@ -187,7 +186,8 @@ TEST(OptimState, NonFiniteValuesAndOversizedPayloadsAreRefused) {
   optim::put_all(state, "scheduler.", schedule.state_dict());
   for (auto& [name, t] : state)
     if (name == "optimizer.state.1.momentum_buffer") t = Tensor::from_vector({0.f, NAN, 0.f}, {3});
-  const std::filesystem::path path = temp_file("mt_optim_nan.bin");
+  const test::TestDirectory dir;
+  const std::filesystem::path path = dir / "nan.bin";
   save_tensors(state, path);
   std::string message = error_message([&] { optim::load(sgd, path, &schedule); });
   EXPECT_NE(message.find("'state.1.momentum_buffer' holds a non-finite value (NaN or infinity) at element 1"),

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "error_message.h"
+#include "test_directory.h"
 #include "train/loop.h"
 #include "train/train.h"
 
@@ -106,10 +107,9 @@ TEST(Train, SavedModelPredictsIdenticallyAfterLoading) {
   const Data d = spirals(50, 10);
   train::Classifier trained = spiral_classifier(11), fresh = spiral_classifier(12);
   trained.fit(d.x, d.y, {.epochs = 5, .learning_rate = 1e-2});
-  const auto path = std::filesystem::path(::testing::TempDir()) / "mt_train_spirals.mtw";
-  nn::save(trained.model(), path);
-  nn::load(fresh.model(), path);
-  std::filesystem::remove(path);
+  const test::TestDirectory dir;
+  nn::save(trained.model(), dir / "spirals.mtw");
+  nn::load(fresh.model(), dir / "spirals.mtw");
   EXPECT_EQ(fresh.predict(d.x), trained.predict(d.x));
 }
 
@@ -160,15 +160,9 @@ struct LoopRun {
   }
 };
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 TEST(Loop, AStoppedRunResumesToTheBitsOfAnUninterruptedOne) {
-  const auto straight_dir = fresh_dir("mt_loop_straight"), resumed_dir = fresh_dir("mt_loop_resumed");
+  const test::TestDirectory dir;
+  const auto straight_dir = dir / "straight", resumed_dir = dir / "resumed";
   LoopRun straight;
   const train::History expected = straight.fit({.epochs = LoopRun::kEpochs, .out = straight_dir});
   ASSERT_EQ(expected.outcome, train::Outcome::Completed);
@@ -219,8 +213,6 @@ TEST(Loop, AStoppedRunResumesToTheBitsOfAnUninterruptedOne) {
             std::string::npos) << message;
   const std::string missing = test::error_message([&] { LoopRun().fit({.out = straight_dir / "none", .resume = true}); });
   EXPECT_NE(missing.find("checkpoint.bin does not exist"), std::string::npos) << missing;
-  std::filesystem::remove_all(straight_dir);
-  std::filesystem::remove_all(resumed_dir);
 }
 
 TEST(Loop, StepsTheSchedulersRatesAndStopsOnADivergingLoss) {
