@@ -166,7 +166,7 @@ TEST_F(AppTest, TrainsTheCnnReproduciblyAndEvalReadsItBack) {
   };
   const AppRun one = run_app(cnn_args("one", 1));
   ASSERT_EQ(one.exit_code, 0) << one.output;
-  EXPECT_NE(one.output.find("421738 parameters"), std::string::npos) << one.output;
+  EXPECT_NE(one.output.find("870826 parameters"), std::string::npos) << one.output;
   EXPECT_GT(test_accuracy(one.output), 0.75) << one.output;  // one epoch of 1200 images
   EXPECT_TRUE(fs::exists(dir_ / "one" / "filters.png")) << one.output;
   EXPECT_FALSE(fs::exists(dir_ / "one" / "weights.png"));
@@ -292,8 +292,8 @@ TEST_F(AppTest, TrainsEvaluatesAndPredictsOnOwnIdxDataWithItsClassNames) {
   const AppRun cnn_train = run_app("train" + common + " --model cnn --epochs 1 --val-size 200 --no-figures --out " +
                                    cnn.string());
   ASSERT_EQ(cnn_train.exit_code, 0) << cnn_train.output;
-  EXPECT_NE(cnn_train.output.find("; 420835 parameters"), std::string::npos)
-      << "421738 less fc 10's 128 x 7 + 7: " << cnn_train.output;
+  EXPECT_NE(cnn_train.output.find("; 869027 parameters"), std::string::npos)
+      << "870826 less fc 10's 256 x 7 + 7: " << cnn_train.output;
   EXPECT_GT(test_accuracy(cnn_train.output), 0.9) << cnn_train.output;
   const AppRun cnn_named = run_app("predict" + common + " --model " + (cnn / "model.bin").string() + " " + png.string());
   ASSERT_EQ(cnn_named.exit_code, 0) << cnn_named.output;

@@ -284,7 +284,7 @@ int run_train(const Options& o) {
   StepAverager averager(model->parameters());
   // Under mpirun each rank takes its share of every epoch; rank 0 alone evaluates, prints and writes.
   mt::datasets::LoaderOptions shares = loader_options(data, o.batch_size, true, o.seed, is_cnn(o));
-  if (is_cnn(o)) shares.augment.max_shift = 2;
+  if (is_cnn(o)) shares.augment.max_shift = kCnnMaxShift;
   shares.num_replicas = rank_count();
   shares.rank = rank();
   mt::datasets::DataLoader loader(*data.train, shares);
