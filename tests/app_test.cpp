@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <thread>
@@ -18,10 +20,13 @@
 #include <sstream>
 #include <string>
 
+#include "apps/mnist/models.h"
 #include "datasets/datasets.h"
 #include "optim/lr_scheduler.h"
 #include "tensor/version.h"
 #include "tests/test_directory.h"
+#include "viz/layout.h"
+#include "viz/plot.h"
 
 namespace {
 
@@ -157,6 +162,44 @@ TEST_F(AppTest, TrainsWritesEverythingAndIsReproducibleAcrossThreadCounts) {
   EXPECT_EQ(test_accuracy(two.output), test_accuracy(one.output));
 }
 
+// `figure` is the cnn's filters figure of `model_file`: 32 tiles of 3 x 3 taps in rows of 8, the size viz lays them
+// out at, and each tap's colour that of its weight over the largest |weight| of its filter.
+void expect_filters_of(const fs::path& model_file, const fs::path& figure) {
+  mt::Generator unused(0);
+  const auto cnn = mnist_app::make_cnn(unused, 0);
+  mt::nn::load(*cnn, model_file.string());
+  const mt::Tensor w = dynamic_cast<const mt::nn::Conv2d&>((*cnn)[0]).weight().value();
+  ASSERT_EQ(w.shape(), mt::Shape({32, 1, 3, 3}));
+  mt::viz::WeightsOptions options;
+  options.image_height = 3;
+  options.image_width = 3;
+  options.columns = 8;
+  const mt::viz::detail::WeightsLayout layout = mt::viz::detail::weights_layout(32, options);
+  cairo_surface_t* png = cairo_image_surface_create_from_png(figure.c_str());
+  ASSERT_EQ(cairo_surface_status(png), CAIRO_STATUS_SUCCESS) << figure;
+  EXPECT_EQ(cairo_image_surface_get_width(png), static_cast<int>(std::ceil(layout.width)));
+  EXPECT_EQ(cairo_image_surface_get_height(png), static_cast<int>(std::ceil(layout.height)));
+  const unsigned char* data = cairo_image_surface_get_data(png);
+  const int stride = cairo_image_surface_get_stride(png);
+  const std::vector<double> weights = w.to_vector();
+  for (int filter = 0; filter < 32; ++filter) {
+    const auto taps = std::span<const double>(weights).subspan(9 * filter, 9);
+    double max_abs = 0;
+    for (double v : taps) max_abs = std::max(max_abs, std::abs(v));
+    const mt::viz::detail::Rect tile = layout.tiles.tile(filter);
+    for (int tap = 0; tap < 9; ++tap) {
+      const int x = static_cast<int>(tile.x + (tap % 3 + 0.5) * tile.w / 3);
+      const int y = static_cast<int>(tile.y + (tap / 3 + 0.5) * tile.h / 3);
+      const uint32_t pixel = *reinterpret_cast<const uint32_t*>(data + y * stride + x * 4);
+      const uint32_t want = mt::viz::detail::pack(mt::viz::detail::diverging(taps[tap] / max_abs));
+      for (int shift : {16, 8, 0})  // red, green, blue: within 2 of 255 (the PNG's rounding)
+        EXPECT_NEAR(static_cast<int>((pixel >> shift) & 0xFF), static_cast<int>((want >> shift) & 0xFF), 2)
+            << "filter " << filter << ", tap " << tap;
+    }
+  }
+  cairo_surface_destroy(png);
+}
+
 TEST_F(AppTest, TrainsTheCnnReproduciblyAndEvalReadsItBack) {
   REQUIRE_MNIST();
   auto cnn_args = [&](const char* sub, int threads) {
@@ -168,7 +211,7 @@ TEST_F(AppTest, TrainsTheCnnReproduciblyAndEvalReadsItBack) {
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_NE(one.output.find("870826 parameters"), std::string::npos) << one.output;
   EXPECT_GT(test_accuracy(one.output), 0.75) << one.output;  // one epoch of 1200 images
-  EXPECT_TRUE(fs::exists(dir_ / "one" / "filters.png")) << one.output;
+  expect_filters_of(dir_ / "one" / "model.bin", dir_ / "one" / "filters.png");
   EXPECT_FALSE(fs::exists(dir_ / "one" / "weights.png"));
   const AppRun two = run_app(cnn_args("two", 2) + " --no-figures");
   ASSERT_EQ(two.exit_code, 0) << two.output;

@@ -229,6 +229,9 @@ std::vector<std::filesystem::path> write_test_figures(const Options& o, const mt
     mt::viz::WeightsOptions filters;
     filters.image_height = static_cast<int>(w.size(2));
     filters.image_width = static_cast<int>(w.size(3));
+    filters.columns = 8;  // 32 filters as 4 full rows
+    filters.figure.title = "First convolution: " + std::to_string(w.size(0)) + " learned " + std::to_string(w.size(2)) +
+                           "x" + std::to_string(w.size(3)) + " filters";
     mt::viz::plot_first_layer_weights(w.reshape({w.size(0), -1}), add("filters"), filters);
   } else {
     const auto& first = dynamic_cast<const mt::nn::Linear&>(model[0]);
