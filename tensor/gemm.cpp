@@ -271,33 +271,39 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
                   int cols, bool load_c) {
   typedef T Vec __attribute__((vector_size(kVectorBytes)));
   constexpr int L = Blocking<T>::kLanes;
-  Vec acc[R][NV] = {};
+  // Every index into acc is a constant once the loops are unrolled, so it lives in registers. An element
+  // read acc[i][j / L][j % L] at the edge made GCC keep it in memory instead: a memset of the whole tile
+  // on every call, 4.5% of the inference GEMM on the Zen 3 VM (perf record).
+  Vec acc[R][NV];
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = Vec{};
   for (int64_t p = 0; p < kc; ++p) {
     Vec bv[NV];
-    for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], b + v * L, sizeof(Vec));
-    for (int i = 0; i < R; ++i) {
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], b + v * L, sizeof(Vec));
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
       const T ai = a[i * ars];
-      for (int v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
     }
     a += acs;
     b += bld;
   }
-  if (cols == NV * L && !TransposedC) {
-    for (int i = 0; i < R; ++i)
-      for (int v = 0; v < NV; ++v) {
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
+    if (cols == NV * L && !TransposedC) {
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
         Vec old = {};
         if (load_c) std::memcpy(&old, c + i * ldc + v * L, sizeof(Vec));
         const Vec sum = old + acc[i][v];
         std::memcpy(c + i * ldc + v * L, &sum, sizeof(Vec));
       }
-    return;
-  }
-  for (int i = 0; i < R; ++i)
-    for (int j = 0; j < cols; ++j) {
-      const T s = acc[i][j / L][j % L];
-      T& out = TransposedC ? c[j * ldc + i] : c[i * ldc + j];
-      out = load_c ? out + s : s;
+      continue;
     }
+    T row[NV * L];
+    std::memcpy(row, acc[i], sizeof(row));
+    for (int j = 0; j < cols; ++j) {
+      T& out = TransposedC ? c[j * ldc + i] : c[i * ldc + j];
+      out = load_c ? out + row[j] : row[j];
+    }
+  }
 }
 #endif
 
