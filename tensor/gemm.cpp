@@ -287,16 +287,17 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
     a += acs;
     b += bld;
   }
-  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
-    if (cols == NV * L && !TransposedC) {
+  if (cols == NV * L && !TransposedC) {
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
       _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) {
         Vec old = {};
         if (load_c) std::memcpy(&old, c + i * ldc + v * L, sizeof(Vec));
         const Vec sum = old + acc[i][v];
         std::memcpy(c + i * ldc + v * L, &sum, sizeof(Vec));
       }
-      continue;
-    }
+    return;
+  }
+  _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
     T row[NV * L];
     std::memcpy(row, acc[i], sizeof(row));
     for (int j = 0; j < cols; ++j) {
