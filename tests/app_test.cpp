@@ -121,11 +121,8 @@ std::string csv_without_times(const std::string& csv) {
 
 class AppTest : public ::testing::Test {
  protected:
-  fs::path dir_ = test_dir() / "out";
-  void SetUp() override { fs::remove_all(dir_); }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(test_dir());  // a failed test's files stay for a look
-  }
+  const mt::test::TestDirectory directory_;  // a failed test's files stay for a look
+  const fs::path dir_ = directory_ / "out";
 };
 
 TEST_F(AppTest, TrainsWritesEverythingAndIsReproducibleAcrossThreadCounts) {
