@@ -505,7 +505,7 @@ std::vector<double> epoch_rates(const std::string& json) {
 TEST_F(AppTest, ResumeAfterASignalEndsWithTheBitsOfAnUninterruptedRun) {
   REQUIRE_MNIST();
   const std::string args = "train --model cnn --data " + std::string(MT_MNIST_DIR) +
-                           " --train-on-test 1500 --val-size 300 --epochs 3 --seed 4 --quiet --no-figures --threads 2";
+                           " --train-on-test 900 --val-size 300 --epochs 3 --seed 4 --quiet --no-figures --threads 2";
   const AppRun straight = run_app(args + " --out " + (dir_ / "straight").string());
   ASSERT_EQ(straight.exit_code, 0) << straight.output;
   ASSERT_EQ(stop_after_first_epoch(args + " --out " + (dir_ / "resumed").string(), dir_ / "resumed", SIGTERM), 143)
@@ -525,7 +525,7 @@ TEST_F(AppTest, ResumeAfterASignalEndsWithTheBitsOfAnUninterruptedRun) {
   // rate of each epoch's last step is the scheduler's, to the last bit.
   const std::vector<double> rates = epoch_rates(read_file(dir_ / "straight" / "metrics.json"));
   ASSERT_EQ(rates.size(), 3u);
-  const int64_t per_epoch = (1200 + 31) / 32;
+  const int64_t per_epoch = (600 + 31) / 32;
   mt::Var p(mt::Tensor::zeros({1}), true);
   mt::optim::Adam adam({p}, {.lr = 1e-3});
   mt::optim::CosineAnnealingLR cosine(adam, {.T_max = 3 * per_epoch});
