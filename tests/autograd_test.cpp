@@ -43,7 +43,14 @@ void add_conv_cases(std::map<std::string, std::vector<Case>>& cases) {
        {randn({2, 2, 6, 7}, 7).transpose(2, 3), randn({3, 2, 3, 2}, 8).transpose(2, 3), randn({3}, 9)}},
       {"batch of 1, no bias", [](const std::vector<Var>& v) { return conv2d(v[0], v[1], Conv2dOptions{.padding = {1, 0}}); },
        {randn({1, 2, 4, 4}, 10), randn({3, 2, 3, 3}, 11)}},
-      {"1x1", [](const std::vector<Var>& v) { return conv2d(v[0], v[1]); }, {randn({2, 3, 3, 4}, 12), randn({5, 3, 1, 1}, 13)}}};
+      {"1x1", [](const std::vector<Var>& v) { return conv2d(v[0], v[1]); }, {randn({2, 3, 3, 4}, 12), randn({5, 3, 1, 1}, 13)}},
+      // Stride 1 and 8 channels a group: the input gradient is the convolution of g with the flipped weight;
+      // groups and dilation change which taps and channels it flips.
+      {"stride 1, dilation, groups", conv({.padding = {2, 1}, .dilation = {2, 1}, .groups = 2}),
+       {randn({2, 16, 5, 4}, 14), randn({4, 8, 3, 2}, 15), randn({4}, 16)}},
+      // Padding beyond the kernel's reach (d (k - 1) < p): the transposed form, as for strides above 1.
+      {"padding wider than the kernel", conv({.padding = {1, 2}}),
+       {randn({2, 2, 4, 5}, 17), randn({3, 2, 1, 2}, 18), randn({3}, 19)}}};
   const Pool2dOptions padded{.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
   const Pool2dOptions exclude{.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1}, .count_include_pad = false};
   auto pool = [](Var (*op)(const Var&, const Pool2dOptions&), Pool2dOptions o) {

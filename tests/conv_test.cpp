@@ -124,6 +124,10 @@ TEST(Conv2d, GradientsAreAdjointsForManyConfigurations) {
       // columns that lie wholly in the padding and fewer output rows than input rows.
       {{1, 3, 6, 7}, {2, 3, 3, 3}, {.padding = {2, 2}, .dilation = {2, 2}}},
       {{2, 2, 4, 1}, {3, 2, 2, 5}, {.padding = {0, 2}}},
+      // Stride 1 and 8 channels a group: the input gradient as a convolution of g, with groups and dilation;
+      // then padding beyond the kernel's reach, which takes the transposed form.
+      {{2, 16, 7, 6}, {4, 8, 3, 2}, {.padding = {2, 1}, .dilation = {2, 1}, .groups = 2}},
+      {{2, 2, 4, 5}, {3, 2, 1, 2}, {.padding = {1, 2}}},
   };
   for (const Case& c : cases) {
     const Tensor x = Tensor::normal(c.x, 0, 1, gen, DType::Float64), w = Tensor::normal(c.w, 0, 1, gen, DType::Float64);
