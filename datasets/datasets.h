@@ -158,6 +158,7 @@ class DataLoader {
 
   void set_epoch(int64_t epoch);
   int64_t epoch() const { return epoch_; }
+  uint64_t seed() const { return options_.seed; }
   int64_t num_batches() const;
   int64_t examples_per_epoch() const;  // this rank's share: dataset().size() / num_replicas
   const ImageDataset& dataset() const { return dataset_; }

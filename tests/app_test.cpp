@@ -566,6 +566,10 @@ TEST_F(AppTest, ResumeWithMoreEpochsContinuesAFinishedRunAndRefusesWhatDoesNotFi
   EXPECT_EQ(batch.exit_code, 1) << batch.output;
   EXPECT_NE(batch.output.find(checkpoint + ": the run had 110 batches an epoch, this one has 55"), std::string::npos)
       << batch.output;
+  const AppRun reseeded = run_app(args + " --epochs 4 --seed 4 --resume " + run.string());
+  EXPECT_EQ(reseeded.exit_code, 1) << reseeded.output;
+  EXPECT_NE(reseeded.output.find(checkpoint + ": the run drew its data order from seed 3, this one from 4 (another --seed?)"),
+            std::string::npos) << reseeded.output;
   const AppRun sgd = run_app(args + " --epochs 4 --optimizer sgd --resume " + run.string());
   EXPECT_EQ(sgd.exit_code, 1) << sgd.output;
   EXPECT_NE(sgd.output.find(checkpoint + ": the entry 'state.0.exp_avg' is not part of this state"), std::string::npos)

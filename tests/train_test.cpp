@@ -211,6 +211,15 @@ TEST(Loop, AStoppedRunResumesToTheBitsOfAnUninterruptedOne) {
   EXPECT_NE(message.find("resume from '" + (resumed_dir / "checkpoint.bin").string() +
                          "': the run had 8 batches an epoch, this one has 4"),
             std::string::npos) << message;
+  // Another seed would shuffle the epochs to come otherwise: neither run. Refused, naming both seeds.
+  LoopRun reseeded;
+  reseeded.loader = std::make_unique<datasets::TensorDataLoader>(
+      datasets::TensorDataset({reseeded.data.x}, reseeded.data.y), datasets::TensorLoaderOptions{.batch_size = 16, .seed = 6});
+  reseeded.batches = train::Batches(*reseeded.loader);
+  const std::string reseed = test::error_message([&] { reseeded.fit({.epochs = 5, .out = resumed_dir, .resume = true}); });
+  EXPECT_NE(reseed.find("resume from '" + (resumed_dir / "checkpoint.bin").string() +
+                        "': the run drew its data order from seed 5, this one from 6 (another --seed?)"),
+            std::string::npos) << reseed;
   const std::string missing = test::error_message([&] { LoopRun().fit({.out = straight_dir / "none", .resume = true}); });
   EXPECT_NE(missing.find("checkpoint.bin does not exist"), std::string::npos) << missing;
 }

@@ -70,13 +70,23 @@ struct Position {
 
 constexpr const char* kCheckpoint = "checkpoint.bin";
 
-// A generator's state as float64 values that hold it exactly: each 64-bit word as two 32-bit halves.
+// A 64-bit word as float64 values that hold it exactly: its two 32-bit halves.
+void append_halves(std::vector<double>& v, uint64_t w) {
+  v.push_back(static_cast<double>(w >> 32));
+  v.push_back(static_cast<double>(w & 0xffffffffu));
+}
+
+// The word of halves v[at], v[at + 1]; `what` names the entry when they are not two 32-bit halves.
+uint64_t from_halves(const std::vector<double>& v, size_t at, optim::StateReader& in, const std::string& what) {
+  const double hi = v[at], lo = v[at + 1];
+  if (!(hi >= 0 && hi <= 0xffffffffu && hi == std::floor(hi) && lo >= 0 && lo <= 0xffffffffu && lo == std::floor(lo)))
+    in.fail(what);
+  return static_cast<uint64_t>(hi) << 32 | static_cast<uint64_t>(lo);
+}
+
 Tensor generator_tensor(const Generator::State& s) {
   std::vector<double> v;
-  for (uint64_t w : s.words) {
-    v.push_back(static_cast<double>(w >> 32));
-    v.push_back(static_cast<double>(w & 0xffffffffu));
-  }
+  for (uint64_t w : s.words) append_halves(v, w);
   v.push_back(s.spare_normal);
   v.push_back(s.has_spare_normal ? 1 : 0);
   return Tensor::from_vector(std::span<const double>(v), {static_cast<int64_t>(v.size())});
@@ -84,12 +94,7 @@ Tensor generator_tensor(const Generator::State& s) {
 
 Generator::State generator_state(const std::vector<double>& v, optim::StateReader& in, const std::string& name) {
   Generator::State s{};
-  for (size_t i = 0; i < 4; ++i) {
-    const double hi = v[2 * i], lo = v[2 * i + 1];
-    if (!(hi >= 0 && hi <= 0xffffffffu && hi == std::floor(hi) && lo >= 0 && lo <= 0xffffffffu && lo == std::floor(lo)))
-      in.fail("'" + name + "' is not a generator state");
-    s.words[i] = static_cast<uint64_t>(hi) << 32 | static_cast<uint64_t>(lo);
-  }
+  for (size_t i = 0; i < 4; ++i) s.words[i] = from_halves(v, 2 * i, in, "'" + name + "' is not a generator state");
   s.spare_normal = v[8];
   s.has_spare_normal = v[9] != 0;
   return s;
@@ -101,7 +106,7 @@ Tensor doubles(const std::vector<double>& v) {
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& model, const optim::Optimizer& optimizer,
                      const optim::LRScheduler* scheduler, const Position& at, int64_t batches_per_epoch,
-                     const History& history) {
+                     uint64_t data_seed, const History& history) {
   NamedTensors state;
   for (const auto& [name, var] : model.state_dict()) state.emplace_back("model." + name, var.value());
   optim::put_all(state, "optimizer.", optimizer.state_dict());
@@ -109,6 +114,9 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
   for (const auto& [name, generator] : model.named_generators())
     state.emplace_back("generator." + name, generator_tensor(generator->state()));
   optim::put_scalar(state, "loop.batches_per_epoch", static_cast<double>(batches_per_epoch));
+  std::vector<double> seed;
+  append_halves(seed, data_seed);
+  state.emplace_back("loop.data_seed", doubles(seed));
   optim::put_scalar(state, "loop.epochs_done", static_cast<double>(at.epochs_done));
   optim::put_scalar(state, "loop.batch", static_cast<double>(at.batch));
   optim::put_scalar(state, "loop.step", static_cast<double>(at.step));
@@ -141,8 +149,8 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
 // Reads `path` into the model, optimizer, scheduler and generators, and returns where the run was; on an error
 // nothing is changed and the mt::Error names the file and what does not fit.
 Position load_checkpoint(const std::filesystem::path& path, nn::Module& model, optim::Optimizer& optimizer,
-                         optim::LRScheduler* scheduler, int64_t batches_per_epoch, int planned_epochs,
-                         History& history) {
+                         optim::LRScheduler* scheduler, int64_t batches_per_epoch, uint64_t data_seed,
+                         int planned_epochs, History& history) {
   const std::string where = "resume from '" + path.string() + "'";
   // What such a checkpoint can take: the model twice over, three times its parameters for the optimizer, and
   // a few numbers per planned epoch and step; the file is measured against it before its payload is read.
@@ -167,6 +175,12 @@ Position load_checkpoint(const std::filesystem::path& path, nn::Module& model, o
   if (stored_batches != batches_per_epoch)
     in.fail("the run had " + std::to_string(stored_batches) + " batches an epoch, this one has " +
             std::to_string(batches_per_epoch) + " (another batch size or data set?)");
+  // The data order and augmentation of the epochs to come follow the loader's seed: another one would go on
+  // with a run that is neither.
+  const uint64_t stored_seed = from_halves(in.values("loop.data_seed", 2), 0, in, "'loop.data_seed' is not a seed");
+  if (stored_seed != data_seed)
+    in.fail("the run drew its data order from seed " + std::to_string(stored_seed) + ", this one from " +
+            std::to_string(data_seed) + " (another --seed?)");
   Position at;
   at.epochs_done = in.count("loop.epochs_done");
   at.batch = in.count("loop.batch");
@@ -213,6 +227,10 @@ Position load_checkpoint(const std::filesystem::path& path, nn::Module& model, o
 
 int64_t Batches::size() const {
   return std::visit([](const auto* loader) { return loader->num_batches(); }, loader_);
+}
+
+uint64_t Batches::seed() const {
+  return std::visit([](const auto* loader) { return loader->seed(); }, loader_);
 }
 
 int64_t Batches::examples() const {
@@ -320,7 +338,7 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, Batches& train, cons
     const std::filesystem::path checkpoint = o.out / kCheckpoint;
     if (!std::filesystem::exists(checkpoint))
       throw Error("resume: " + checkpoint.string() + " does not exist (no epoch of that run finished, or another directory)");
-    at = load_checkpoint(checkpoint, model, optimizer, o.scheduler, per_epoch, o.epochs, h);
+    at = load_checkpoint(checkpoint, model, optimizer, o.scheduler, per_epoch, train.seed(), o.epochs, h);
     h.saved_epoch = static_cast<int>(at.epochs_done + (at.batch > 0 ? 1 : 0));
     if (!root) at.loss_sum = at.correct = at.seen = 0;  // the sums of a cut epoch are every rank's: counted once
     if (root && o.print) {
@@ -422,7 +440,7 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, Batches& train, cons
       write_metrics(o.out, h.epochs, o.metrics_fields, std::nullopt);
       const Position here = complete ? Position{epoch, 0, step, 0, 0, 0, 0}
                                      : Position{epoch - 1, batch, step, totals[0], totals[1], totals[2], seconds};
-      save_checkpoint(o.out / kCheckpoint, model, optimizer, o.scheduler, here, per_epoch, h);
+      save_checkpoint(o.out / kCheckpoint, model, optimizer, o.scheduler, here, per_epoch, train.seed(), h);
     }
   }
   if (stopped) h.outcome = Outcome::Interrupted;

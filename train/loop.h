@@ -45,6 +45,7 @@ class Batches {
   explicit Batches(datasets::TensorDataLoader& loader) : loader_(&loader) {}
   int64_t size() const;                 // batches per epoch
   int64_t examples() const;             // per epoch (this rank's share)
+  uint64_t seed() const;                // the loader's: of the data order and augmentation
   void set_epoch(int64_t epoch);        // from 0
   void load(int64_t index);             // batch `index` of the current epoch into inputs() and labels()
   const Tensor& inputs() const;
