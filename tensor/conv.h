@@ -26,7 +26,8 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
 // Each image is unfolded (im2col) into a per-thread buffer and multiplied by w on the packed GEMM.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options);
 // dx = the transposed convolution of g [N, O, OH, OW] with w: the gradient of conv2d by its input. With stride
-// 1, computed as the convolution of g with w flipped (see conv.cpp).
+// 1, at least 8 channels a group and padding within d (k - 1), computed as the convolution of g with w flipped
+// (see conv.cpp).
 Tensor conv2d_backward_input(const Tensor& g, const Tensor& weight, const Shape& input_shape,
                              const Conv2dOptions& options);
 // dw[o, c, u, v] = sum_{n, i, j} g[n, o, i, j] x[n, g C/G + c, i s - p + u d, j s - p + v d]. Summed over fixed

@@ -48,9 +48,10 @@ void add_conv_cases(std::map<std::string, std::vector<Case>>& cases) {
       // groups and dilation change which taps and channels it flips.
       {"stride 1, dilation, groups", conv({.padding = {2, 1}, .dilation = {2, 1}, .groups = 2}),
        {randn({2, 16, 5, 4}, 14), randn({4, 8, 3, 2}, 15), randn({4}, 16)}},
-      // Padding beyond the kernel's reach (d (k - 1) < p): the transposed form, as for strides above 1.
+      // Padding beyond the kernel's reach (d (k - 1) < p) with 8 channels: the transposed form, as for strides
+      // above 1.
       {"padding wider than the kernel", conv({.padding = {1, 2}}),
-       {randn({2, 2, 4, 5}, 17), randn({3, 2, 1, 2}, 18), randn({3}, 19)}}};
+       {randn({2, 8, 4, 5}, 17), randn({3, 8, 1, 2}, 18), randn({3}, 19)}}};
   const Pool2dOptions padded{.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
   const Pool2dOptions exclude{.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1}, .count_include_pad = false};
   auto pool = [](Var (*op)(const Var&, const Pool2dOptions&), Pool2dOptions o) {

@@ -127,7 +127,7 @@ TEST(Conv2d, GradientsAreAdjointsForManyConfigurations) {
       // Stride 1 and 8 channels a group: the input gradient as a convolution of g, with groups and dilation;
       // then padding beyond the kernel's reach, which takes the transposed form.
       {{2, 16, 7, 6}, {4, 8, 3, 2}, {.padding = {2, 1}, .dilation = {2, 1}, .groups = 2}},
-      {{2, 2, 4, 5}, {3, 2, 1, 2}, {.padding = {1, 2}}},
+      {{2, 8, 4, 5}, {3, 8, 1, 2}, {.padding = {1, 2}}},
   };
   for (const Case& c : cases) {
     const Tensor x = Tensor::normal(c.x, 0, 1, gen, DType::Float64), w = Tensor::normal(c.w, 0, 1, gen, DType::Float64);
