@@ -1,5 +1,6 @@
 #pragma once
 // Internal: the loop every strided kernel is built on.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -9,12 +10,15 @@
 
 namespace mt::detail {
 
+// The longest stretch of a row that one thread takes (elements, whole cache lines of either dtype).
+constexpr int64_t kRowPiece = int64_t{1} << 14;
+
 // Strides that make `t` read as if it had `shape` (0 along the dims it is repeated in); throws naming `op`.
 Shape broadcast_strides(const Tensor& t, const Shape& shape, const char* op);
 
-// Walks `shape` in row-major order for N operands, each with its own strides (0 where it broadcasts),
-// and calls body(offsets, length, inner_strides) once per innermost row. Dimensions that are laid out
-// back to back for every operand are merged first, so a contiguous tensor is one long row.
+// Walks `shape` in row-major order for N operands, each with its own strides (0 where it broadcasts), and
+// calls body(offsets, length, inner_strides) once per innermost row or piece of one (below). Dimensions that
+// are laid out back to back for every operand are merged first, so a contiguous tensor is one long row.
 template <std::size_t N, class Body>
 void for_each_row(const Shape& shape, const std::array<Shape, N>& strides, Body&& body) {
   // Collected innermost first: sizes[0] is the row that body() walks.
@@ -41,18 +45,26 @@ void for_each_row(const Shape& shape, const std::array<Shape, N>& strides, Body&
   const int outer_dims = sizes.empty() ? 0 : sizes.size() - 1;  // dims 1.. of `sizes`, innermost first
   int64_t rows = 1;
   for (int d = 1; d <= outer_dims; ++d) rows *= sizes[d];
+  // Rows longer than kRowPiece are cut into pieces, so that the threads share a tensor of few long rows too:
+  // merged as above, any contiguous tensor is a single row. Every element is computed alone, so the cut
+  // changes no result.
+  const int64_t piece = std::min(length, kRowPiece), pieces = (length + piece - 1) / piece;
 
-  parallel_for(rows, rows * length, [&](int64_t begin, int64_t end) {
+  parallel_for(rows * pieces, rows * length, [&](int64_t begin, int64_t end) {
     Shape index;
     std::array<int64_t, N> offsets{};
-    int64_t rest = begin;
+    int64_t rest = begin / pieces;
     for (int d = 1; d <= outer_dims; ++d) {
       index.push_back(rest % sizes[d]);
       rest /= sizes[d];
       for (std::size_t k = 0; k < N; ++k) offsets[k] += index[d - 1] * st[k][d];
     }
-    for (int64_t r = begin; r < end; ++r) {
-      body(offsets, length, inner);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t first = item % pieces * piece;
+      std::array<int64_t, N> at = offsets;
+      for (std::size_t k = 0; k < N; ++k) at[k] += first * inner[k];
+      body(at, std::min(piece, length - first), inner);
+      if ((item + 1) % pieces != 0) continue;
       for (int d = 1; d <= outer_dims; ++d) {
         for (std::size_t k = 0; k < N; ++k) offsets[k] += st[k][d];
         if (++index[d - 1] < sizes[d]) break;

@@ -308,6 +308,34 @@ TEST(Threads, ParallelForCoversEveryIndexOnce) {
   set_num_threads(saved);
 }
 
+// A contiguous tensor is one long row to the strided loop; it is cut into pieces so that the threads share it
+// (until that cut, relu and its gradient on the cnn's activations ran on the calling thread alone). Each
+// element is still computed exactly once, at every piece boundary and with broadcast or strided operands.
+TEST(Threads, ElementwiseOpsShareOneLongRowAndComputeEveryElementOnce) {
+  const int saved = num_threads();
+  set_num_threads(2);
+  const int64_t n = 3 * detail::kRowPiece + 5;
+  const Tensor x = Tensor::arange(0, n, 1, DType::Float64);
+  std::atomic<int> by_worker{0};
+  for (int round = 0; round < 100 && by_worker == 0; ++round) {
+    const Tensor y = elementwise("tag", x, [&](auto v) {
+      if (thread_index() != 0) ++by_worker;
+      return v + 1;
+    });
+    const std::vector<double> values = y.to_vector();
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(values[static_cast<size_t>(i)], i + 1) << "element " << i;
+  }
+  EXPECT_GT(by_worker, 0) << "the worker never took a piece of the row";
+  // Two long rows of a strided operand, and a row broadcast along them.
+  const Tensor wide = Tensor::arange(0, 2 * n, 1, DType::Float64).reshape({n, 2}).t();  // [2, n], strides (1, 2)
+  const Tensor row = Tensor::arange(0, n, 1, DType::Float64).reshape({1, n});
+  const std::vector<double> sum = add(wide, row).to_vector();
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(sum[static_cast<size_t>(r * n + i)], static_cast<double>(2 * i + r + i)) << r << ", " << i;
+  set_num_threads(saved);
+}
+
 TEST(Threads, ChunksRunOnTheCallerAndTheWorkersWithTheirIndexAndNestedCallsRunSerially) {
   const int saved = num_threads();
   set_num_threads(3);
