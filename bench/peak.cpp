@@ -92,8 +92,20 @@ double fma_gflops(Width width, int threads) { return fma_runs(width, threads).be
 double peak_gflops(int threads) {
   static std::map<int, double> measured;  // the benchmark programs are single-threaded between benchmarks
   auto it = measured.find(threads);
-  if (it == measured.end()) it = measured.emplace(threads, fma_gflops(widest_width(), threads)).first;
-  return it->second;
+  if (it != measured.end()) return it->second;
+  // On a shared VM another process can hold a core through all 64 runs, and the peak of T threads then comes
+  // out as one core's: a GEMM on T threads was once stated at 170% of "peak". Several threads below
+  // kPlausible of T cores are measured again, up to kAttempts times; where they still fall short (SMT siblings
+  // share one core's FMA units) the best measurement stands.
+  constexpr double kPlausible = 0.8;
+  constexpr int kAttempts = 5;
+  double best = fma_gflops(widest_width(), threads);
+  if (threads > 1) {
+    const double one = peak_gflops(1);
+    for (int attempt = 1; attempt < kAttempts && best < kPlausible * threads * one; ++attempt)
+      best = std::max(best, fma_gflops(widest_width(), threads));
+  }
+  return measured.emplace(threads, best).first->second;
 }
 
 std::string describe_peak(int threads) {

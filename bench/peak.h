@@ -23,7 +23,8 @@ PeakRuns fma_runs(Width width, int threads);
 double fma_gflops(Width width, int threads);  // fma_runs(...).best
 
 // The peak that figures are stated against: fma_gflops(widest_width(), threads), measured once per thread
-// count per process (about 0.1 s), the first time it is asked for.
+// count per process (about 0.1 s), the first time it is asked for; for several threads measured again (up to
+// 5 times in all) while it stays below 80% of that many single cores.
 double peak_gflops(int threads);
 
 // "peak: 1 thread 172.3 GFLOP/s (zmm FMA), 2 threads 340.1": for a benchmark program's context line.
