@@ -8,6 +8,8 @@
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "error_message.h"
 #include "test_directory.h"
 #include "train/loop.h"
+#include "train/progress.h"
 #include "train/train.h"
 
 namespace mt {
@@ -245,3 +248,25 @@ TEST(Loop, StepsTheSchedulersRatesAndStopsOnADivergingLoss) {
 
 }  // namespace
 }  // namespace mt
+
+// A resumed epoch's bar counts its rate from the steps it has seen: with the 900 steps done before the resume
+// counted as if done since it started, a bar 10 steps later claimed thousands of steps a second and an ETA
+// of almost nothing.
+TEST(Progress, AResumedEpochsRateCountsOnlyTheStepsSinceItStarted) {
+  testing::internal::CaptureStderr();
+  {
+    mt::train::ProgressBar bar(true, "Epoch 2/5", 1000, 900);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    bar.update(910, 0.5);
+    bar.clear();
+  }
+  const std::string line = testing::internal::GetCapturedStderr();
+  const size_t at = line.find("910/1000");
+  ASSERT_NE(at, std::string::npos) << line;
+  // 10 steps in at least 50 ms: at most 200 a second, so at least 0.45 s for the 90 left (printed to 0.1 s).
+  const double rate = std::stod(line.substr(at + 8));
+  EXPECT_GT(rate, 0) << line;
+  EXPECT_LE(rate, 200) << line;
+  const double eta = std::stod(line.substr(line.find("ETA ") + 4));
+  EXPECT_GE(eta, 0.4) << line;
+}

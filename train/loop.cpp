@@ -357,10 +357,11 @@ History fit(nn::Module& model, optim::Optimizer& optimizer, Batches& train, cons
   bool stopped = false;
   for (int epoch = static_cast<int>(at.epochs_done) + 1; epoch <= o.epochs && !stopped; ++epoch) {
     train.set_epoch(epoch - 1);
-    ProgressBar progress(root && o.progress && isatty(STDERR_FILENO), "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), per_epoch);
     const auto start = std::chrono::steady_clock::now();
     double loss_sum = at.loss_sum, earlier_seconds = at.seconds, lr = optimizer.learning_rate();
     int64_t correct = static_cast<int64_t>(at.correct), seen = static_cast<int64_t>(at.seen), batch = at.batch;
+    ProgressBar progress(root && o.progress && isatty(STDERR_FILENO),
+                         "Epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), per_epoch, batch);
     at = Position{};
     try {
       while (batch < per_epoch && !stopped) {

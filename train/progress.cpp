@@ -2,8 +2,12 @@
 
 namespace mt::train {
 
-ProgressBar::ProgressBar(bool enabled, std::string label, int64_t total)
-    : enabled_(enabled), label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
+ProgressBar::ProgressBar(bool enabled, std::string label, int64_t total, int64_t done)
+    : enabled_(enabled),
+      label_(std::move(label)),
+      total_(total),
+      first_(done),
+      start_(std::chrono::steady_clock::now()) {}
 
 void ProgressBar::update(int64_t done, double loss) {
   if (!enabled_) return;
@@ -11,7 +15,7 @@ void ProgressBar::update(int64_t done, double loss) {
   if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  const double rate = elapsed > 0 ? static_cast<double>(done - first_) / elapsed : 0;
   const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(kWidth * done / (total_ > 0 ? total_ : 1));
