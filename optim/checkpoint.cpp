@@ -22,29 +22,23 @@ void put_all(NamedTensors& out, const std::string& prefix, const NamedTensors& s
 
 StateReader::StateReader(const NamedTensors& state, std::string where)
     : state_(state), read_(state.size(), false), where_(std::move(where)) {
+  index_.reserve(state_.size());
   for (size_t i = 0; i < state_.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (state_[i].first == state_[j].first) fail("the entry '" + state_[i].first + "' appears more than once");
+    if (!index_.emplace(state_[i].first, i).second) fail("the entry '" + state_[i].first + "' appears more than once");
 }
 
 void StateReader::fail(const std::string& what) const { throw Error(where_ + ": " + what); }
 
-bool StateReader::has(const std::string& name) const {
-  for (const auto& entry : state_)
-    if (entry.first == name) return true;
-  return false;
-}
+bool StateReader::has(const std::string& name) const { return index_.contains(name); }
 
 const Tensor& StateReader::find(const std::string& name) {
-  for (size_t i = 0; i < state_.size(); ++i)
-    if (state_[i].first == name) {
-      read_[i] = true;
-      const Tensor& t = state_[i].second;
-      if (const int64_t at = first_non_finite(t); at >= 0)
-        fail("'" + name + "' holds a non-finite value (NaN or infinity) at element " + std::to_string(at));
-      return t;
-    }
-  fail("'" + name + "' is missing (not saved from an optimizer or scheduler like this one)");
+  const auto it = index_.find(name);
+  if (it == index_.end()) fail("'" + name + "' is missing (not saved from an optimizer or scheduler like this one)");
+  read_[it->second] = true;
+  const Tensor& t = state_[it->second].second;
+  if (const int64_t at = first_non_finite(t); at >= 0)
+    fail("'" + name + "' holds a non-finite value (NaN or infinity) at element " + std::to_string(at));
+  return t;
 }
 
 double StateReader::scalar(const std::string& name) {
@@ -107,14 +101,19 @@ void save(const Optimizer& optimizer, const std::filesystem::path& path, const L
   }
 }
 
+TensorFileLimits state_limits(const Optimizer& optimizer) {
+  const uint64_t groups = optimizer.param_groups().size();
+  TensorFileLimits limits{65536 + 512 * groups, 256 + 8 * groups};
+  for (const Var& p : optimizer.parameters()) {
+    limits.payload_bytes += 3 * static_cast<uint64_t>(p.numel()) * dtype_size(p.dtype()) + 512;
+    limits.tensors += 4;
+  }
+  return limits;
+}
+
 void load(Optimizer& optimizer, const std::filesystem::path& path, LRScheduler* scheduler) {
   const std::string where = "load '" + path.string() + "'";
-  // The most this state can take: three tensors the size of each parameter (Adam's two moments with room to
-  // spare) and a few hundred bytes of names and scalars for each parameter and group.
-  uint64_t limit = 65536;
-  for (const Var& p : optimizer.parameters()) limit += 3 * static_cast<uint64_t>(p.numel()) * dtype_size(p.dtype()) + 512;
-  limit += 512 * optimizer.param_groups().size();
-  const NamedTensors stored = load_tensors(path, limit, "this optimizer's state", where);
+  const NamedTensors stored = load_tensors(path, state_limits(optimizer), "this optimizer's state", where);
   StateReader in(stored, where);
   const NamedTensors optimizer_state = in.entries_under(kOptimizerPrefix);
   const NamedTensors scheduler_state = in.entries_under(kSchedulerPrefix);

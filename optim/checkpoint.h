@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "optim/lr_scheduler.h"
@@ -27,6 +29,11 @@ void save(const Optimizer& optimizer, const std::filesystem::path& path, const L
 // shapes: the header first, the payload only when it is at most what such state can take; then every entry is
 // checked, and on an error nothing is changed and the mt::Error names the file and what was wrong.
 void load(Optimizer& optimizer, const std::filesystem::path& path, LRScheduler* scheduler = nullptr);
+
+// What a file of `optimizer`'s state, with a scheduler's, can take: three tensors the size of each parameter
+// (Adam's two moments with room to spare) and a few hundred bytes of names and scalars per parameter and group;
+// 4 tensors per parameter (Adam keeps 3), 8 per group (4 today) and 256 for the scheduler.
+TensorFileLimits state_limits(const Optimizer& optimizer);
 
 // A scalar entry of a state_dict: a 0-dim float64 tensor.
 void put_scalar(NamedTensors& state, std::string name, double value);
@@ -53,6 +60,7 @@ class StateReader {
  private:
   const Tensor& find(const std::string& name);  // marks it read; throws when missing
   const NamedTensors& state_;
+  std::unordered_map<std::string_view, size_t> index_;  // each entry's position in state_, by name
   std::vector<bool> read_;
   std::string where_;
 };

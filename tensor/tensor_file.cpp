@@ -112,9 +112,13 @@ class Reader {
   const std::string& where_;
 };
 
-NamedTensors decode_payload(const uint8_t* data, size_t size, const std::string& where) {
+NamedTensors decode_payload(const uint8_t* data, size_t size, uint64_t max_tensors, std::string_view holder,
+                            const std::string& where) {
   Reader in(data, size, where);
   const uint64_t count = in.get(4);
+  if (count > max_tensors)
+    throw Error(where + ": the file holds " + std::to_string(count) + " tensors, more than " + std::string(holder) +
+                " could take (at most " + std::to_string(max_tensors) + ")");
   NamedTensors tensors;
   for (uint64_t k = 0; k < count; ++k) {
     std::string name = in.string(in.get(4));
@@ -152,8 +156,8 @@ NamedTensors decode_payload(const uint8_t* data, size_t size, const std::string&
 
 // Checks the framing (magic, version, size, CRC) and returns the tensors of the payload. The header is read
 // and checked first, and the payload read only when the file is exactly as long as the header says and no
-// longer than `max_payload`: what a file costs is set by the model it is loaded into, not by the file.
-NamedTensors parse(InputFile& file, uint64_t max_payload, std::string_view holder, const std::string& where) {
+// larger than the limits: what a file costs is set by the model it is loaded into, not by the file.
+NamedTensors parse(InputFile& file, TensorFileLimits limits, std::string_view holder, const std::string& where) {
   uint8_t header_bytes[kHeaderBytes];
   const size_t got = file.read(header_bytes, kHeaderBytes);
   // A file too short to hold the magic is judged by the bytes it has: a prefix of the magic means truncated.
@@ -173,9 +177,9 @@ NamedTensors parse(InputFile& file, uint64_t max_payload, std::string_view holde
                 "-byte payload, the file has room for " + std::to_string(available));
   if (payload_size < available)
     throw Error(where + ": " + std::to_string(available - payload_size) + " unexpected bytes after the payload");
-  if (payload_size > max_payload)
+  if (payload_size > limits.payload_bytes)
     throw Error(where + ": the header announces a " + std::to_string(payload_size) + "-byte payload, more than " +
-                std::string(holder) + " could take (at most " + std::to_string(max_payload) + " bytes)");
+                std::string(holder) + " could take (at most " + std::to_string(limits.payload_bytes) + " bytes)");
   std::vector<uint8_t> payload(payload_size + kCrcBytes);
   if (file.read(payload.data(), payload.size()) < payload.size())
     throw Error(where + ": truncated: the file ended while being read (it was shortened meanwhile)");
@@ -187,7 +191,7 @@ NamedTensors parse(InputFile& file, uint64_t max_payload, std::string_view holde
                   computed);
     throw Error(where + message);
   }
-  return decode_payload(payload.data(), payload_size, where);
+  return decode_payload(payload.data(), payload_size, limits.tensors, holder, where);
 }
 
 }  // namespace
@@ -212,10 +216,10 @@ void save_tensors(const NamedTensors& tensors, const std::filesystem::path& path
   file.commit();
 }
 
-NamedTensors load_tensors(const std::filesystem::path& path, uint64_t max_payload, std::string_view holder,
+NamedTensors load_tensors(const std::filesystem::path& path, TensorFileLimits limits, std::string_view holder,
                           const std::string& where) {
   InputFile file(path, where);
-  return parse(file, max_payload, holder, where);
+  return parse(file, limits, holder, where);
 }
 
 int64_t first_non_finite(const Tensor& tensor) {

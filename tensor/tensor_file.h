@@ -42,12 +42,19 @@ void save_tensors(const NamedTensors& tensors, const std::filesystem::path& path
 // The payload size save_tensors() writes for `tensors`: what a reader's max_payload is measured against.
 uint64_t tensor_payload_bytes(const NamedTensors& tensors);
 
+// What a reader of a tensor file can take: its payload in bytes, and its count of tensors (each costs memory
+// beyond its bytes in the file: an empty one is 14 bytes there).
+struct TensorFileLimits {
+  uint64_t payload_bytes;
+  uint64_t tensors;
+};
+
 // Reads what save_tensors() wrote. Only a regular file is read (a FIFO or device is refused at once); its
 // header is checked first, and the payload read only when the file has exactly the announced size and that
-// size is at most `max_payload` (else the error says it is more than `holder` could take), so what a file
-// costs is set by the reader, not by the file. The CRC is checked before any name or shape is believed.
-// Every mt::Error starts with `where` ("load 'model.bin'").
-NamedTensors load_tensors(const std::filesystem::path& path, uint64_t max_payload, std::string_view holder,
+// size is within `limits` (else the error says it is more than `holder` could take), so what a file costs is
+// set by the reader, not by the file; so is the count of tensors, checked before any is made. The CRC is
+// checked before any name or shape is believed. Every mt::Error starts with `where` ("load 'model.bin'").
+NamedTensors load_tensors(const std::filesystem::path& path, TensorFileLimits limits, std::string_view holder,
                           const std::string& where);
 
 // The index of the first NaN or infinity in `t` (any layout), or -1.

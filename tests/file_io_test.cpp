@@ -204,6 +204,21 @@ TEST_F(FileIo, CheckpointLoadReadsNoMoreThanTheModelCanTake) {
   EXPECT_LT(peak_rss_kb() - before, 64 * 1024) << "KB of peak RSS grown by reading the file";
 }
 
+TEST_F(FileIo, CheckpointLoadRefusesMoreTensorsThanTheModelCouldTake) {
+  Generator gen(1);
+  auto model = small_mlp(gen);
+  const auto before = snapshot(*model);
+  // 100 empty tensors: within the payload limit, each far costlier in memory than its bytes in the file.
+  NamedTensors many;
+  for (int i = 0; i < 100; ++i) many.emplace_back(std::to_string(i), Tensor::zeros({0}));
+  save_tensors(many, dir_ / "many.bin");
+  const std::string message = test::error_message([&] { nn::load(*model, dir_ / "many.bin"); });
+  EXPECT_NE(message.find("load '" + (dir_ / "many.bin").string() +
+                         "': the file holds 100 tensors, more than this model's tensors could take (at most 72)"),
+            std::string::npos) << message;
+  EXPECT_EQ(snapshot(*model), before);
+}
+
 TEST_F(FileIo, CheckpointWithNonFiniteWeightsIsRefused) {
   Generator gen(1), other(2);
   auto model = small_mlp(gen), target = small_mlp(other);

@@ -223,6 +223,15 @@ TEST(Loop, AStoppedRunResumesToTheBitsOfAnUninterruptedOne) {
   EXPECT_NE(reseed.find("resume from '" + (resumed_dir / "checkpoint.bin").string() +
                         "': the run drew its data order from seed 5, this one from 6 (another --seed?)"),
             std::string::npos) << reseed;
+  // Many empty tensors within the payload limit: refused by their count, at once (checking each name against
+  // every other took 6 minutes for the 290000 of a 6 MB checkpoint).
+  NamedTensors many;
+  for (int i = 0; i < 2000; ++i) many.emplace_back(std::to_string(i), Tensor::zeros({0}));
+  save_tensors(many, resumed_dir / "checkpoint.bin");
+  const std::string crowded = test::error_message([&] { LoopRun().fit({.out = resumed_dir, .resume = true}); });
+  EXPECT_NE(crowded.find("resume from '" + (resumed_dir / "checkpoint.bin").string() +
+                         "': the file holds 2000 tensors, more than a checkpoint of this run could take (at most 349)"),
+            std::string::npos) << crowded;
   const std::string missing = test::error_message([&] { LoopRun().fit({.out = straight_dir / "none", .resume = true}); });
   EXPECT_NE(missing.find("checkpoint.bin does not exist"), std::string::npos) << missing;
 }

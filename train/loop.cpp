@@ -157,8 +157,11 @@ Position load_checkpoint(const std::filesystem::path& path, nn::Module& model, o
   double limit = 1 << 20;
   for (const auto& [name, var] : model.state_dict()) limit += 5.0 * static_cast<double>(var.numel() * dtype_size(var.dtype())) + 1024;
   limit += (64.0 + 8.0 * static_cast<double>(batches_per_epoch)) * std::max(planned_epochs, 1);
+  // Tensors: the model's and the optimizer's (optim::state_limits), a generator state each, and the loop's.
+  const uint64_t tensors = model.state_dict().size() + optim::state_limits(optimizer).tensors +
+                           model.named_generators().size() + 64;
   const NamedTensors stored = load_tensors(
-      path, static_cast<uint64_t>(std::min(limit, static_cast<double>(std::numeric_limits<uint64_t>::max() / 2))),
+      path, {static_cast<uint64_t>(std::min(limit, static_cast<double>(std::numeric_limits<uint64_t>::max() / 2))), tensors},
       "a checkpoint of this run", where);
   optim::StateReader in(stored, where);
   const NamedTensors model_state = in.entries_under("model.");
