@@ -654,7 +654,7 @@ Tensor avg_pool2d_backward(const Tensor& g, const Shape& input_shape, const Pool
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
   if (!x.defined() || x.dim() != 4)
     throw Error("adaptive_avg_pool2d: expected input [N, C, H, W], got " + (x.defined() ? x.shape().str() : std::string("an undefined tensor")));
-  const auto [oh, ow] = output_size;
+  const int64_t oh = output_size[0], ow = output_size[1];  // not a structured binding: clang before 16 cannot capture one
   const int64_t h = x.size(2), w = x.size(3);
   if (oh < 1 || ow < 1 || h < 1 || w < 1)
     throw Error("adaptive_avg_pool2d: output size " + pair_str(output_size) + " for input " + x.shape().str() +
