@@ -3,8 +3,6 @@
 // IdxDataset), and as an IdxDataset's classes.txt, must give a result or an mt::Error, never a crash, a hang or a
 // huge allocation. Build with -DMT_FUZZ=ON and clang (see
 // fuzz/CMakeLists.txt); fuzz/corpus_main.cpp runs the same function over the seed corpus in ctest.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,13 +13,14 @@
 #include <vector>
 
 #include "datasets/datasets.h"
+#include "fuzz/scratch.h"
 #include "tensor/error.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch_path() { return fs::temp_directory_path() / ("mt_idx_fuzzer_" + std::to_string(getpid())); }
+fs::path scratch_path() { return mt::fuzz::scratch_path("mt_idx_fuzzer"); }
 
 // One directory per process for the loader's files: created once, rewritten by every input, removed at exit.
 const fs::path& scratch_dir() {
@@ -34,11 +33,6 @@ const fs::path& scratch_dir() {
     return scratch_path();
   }();
   return dir;
-}
-
-void write(const fs::path& path, std::span<const uint8_t> bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                              static_cast<std::streamsize>(bytes.size()));
 }
 
 // A valid IDX file of `count` blank images or labels 0.
@@ -55,7 +49,7 @@ void load_split(std::span<const uint8_t> bytes, bool as_images) {
   const fs::path& dir = scratch_dir();
   const fs::path images = dir / "t10k-images-idx3-ubyte", labels = dir / "t10k-labels-idx1-ubyte";
   const std::string other = partner(!as_images, 3);
-  write(as_images ? images : labels, bytes);
+  mt::fuzz::write_bytes(as_images ? images : labels, bytes);
   std::ofstream(as_images ? labels : images, std::ios::binary) << other;
   for (const bool verify : {true, false}) {
     try {
@@ -77,7 +71,7 @@ void load_class_names(std::span<const uint8_t> bytes) {
   fs::create_directories(dir);
   std::ofstream(dir / "t10k-images-idx3-ubyte", std::ios::binary) << partner(true, 3);
   std::ofstream(dir / "t10k-labels-idx1-ubyte", std::ios::binary) << partner(false, 3);
-  write(dir / "classes.txt", bytes);
+  mt::fuzz::write_bytes(dir / "classes.txt", bytes);
   try {
     (void)mt::datasets::IdxDataset(mt::datasets::Split::Test, {.dir = dir.string()}).class_names();
   } catch (const mt::Error&) {

@@ -4,19 +4,18 @@
 // as Adam's state with a cosine schedule (optim::load), must give a result or an mt::Error, never a crash, a
 // hang or a huge allocation. Build with -DMT_FUZZ=ON and clang (fuzz/CMakeLists.txt); fuzz/corpus_main.cpp runs
 // the same function over the seed corpus (fuzz/tensor_corpus, written by fuzz/make_tensor_corpus.py) in ctest.
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "fuzz/scratch.h"
 #include "nn/nn.h"
 #include "optim/checkpoint.h"
 #include "tensor/error.h"
@@ -25,21 +24,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
+fs::path scratch_path() { return mt::fuzz::scratch_path("mt_tensor_file_fuzzer"); }
+
+// The file every input is written to: named once, removed at exit.
 const fs::path& scratch_file() {
-  static const fs::path path = [] {
-    const fs::path p = fs::temp_directory_path() / ("mt_tensor_file_fuzzer_" + std::to_string(getpid()));
+  static const fs::path file = [] {
     std::atexit([] {
       std::error_code ignored;
-      fs::remove(fs::temp_directory_path() / ("mt_tensor_file_fuzzer_" + std::to_string(getpid())), ignored);
+      fs::remove(scratch_path(), ignored);
     });
-    return p;
+    return scratch_path();
   }();
-  return path;
-}
-
-void write(std::span<const uint8_t> bytes) {
-  std::ofstream(scratch_file(), std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return file;
 }
 
 void put_le(std::vector<uint8_t>& out, uint64_t value, int bytes) {
@@ -85,9 +81,9 @@ void load_everywhere(Target& t) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Target target;
   const std::span<const uint8_t> bytes(data, size);
-  write(bytes);
+  mt::fuzz::write_bytes(scratch_file(), bytes);
   load_everywhere(target);
-  write(framed(bytes));
+  mt::fuzz::write_bytes(scratch_file(), framed(bytes));
   load_everywhere(target);
   return 0;
 }

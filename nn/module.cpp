@@ -81,11 +81,10 @@ std::vector<std::pair<std::string, Var>> Module::state_dict() const {
   for_each_module("", seen, [&](const std::string& prefix, const Module& m) {
     for (const auto& [name, p] : m.parameters_)
       if (!listed(out, p)) out.emplace_back(prefix + name, p);
-    for (const auto& [name, slot] : m.buffers_) {
-      const Tensor* buffer = slot;  // clang before 16 cannot capture a structured binding
-      if (std::none_of(out.begin(), out.end(), [&](const auto& named) { return named.second.value().shares_storage_with(*buffer); }))
-        out.emplace_back(prefix + name, Var(*buffer));
-    }
+    // Explicit capture: clang before version 16 cannot capture a structured binding implicitly.
+    for (const auto& [name, slot] : m.buffers_)
+      if (std::none_of(out.begin(), out.end(), [slot = slot](const auto& named) { return named.second.value().shares_storage_with(*slot); }))
+        out.emplace_back(prefix + name, Var(*slot));
   });
   return out;
 }

@@ -154,11 +154,12 @@ Position load_checkpoint(const std::filesystem::path& path, nn::Module& model, o
   const std::string where = "resume from '" + path.string() + "'";
   // What such a checkpoint can take: the model twice over, three times its parameters for the optimizer, and
   // a few numbers per planned epoch and step; the file is measured against it before its payload is read.
+  const std::vector<std::pair<std::string, Var>> model_tensors = model.state_dict();
   double limit = 1 << 20;
-  for (const auto& [name, var] : model.state_dict()) limit += 5.0 * static_cast<double>(var.numel() * dtype_size(var.dtype())) + 1024;
+  for (const auto& [name, var] : model_tensors) limit += 5.0 * static_cast<double>(var.numel() * dtype_size(var.dtype())) + 1024;
   limit += (64.0 + 8.0 * static_cast<double>(batches_per_epoch)) * std::max(planned_epochs, 1);
   // Tensors: the model's and the optimizer's (optim::state_limits), a generator state each, and the loop's.
-  const uint64_t tensors = model.state_dict().size() + optim::state_limits(optimizer).tensors +
+  const uint64_t tensors = model_tensors.size() + optim::state_limits(optimizer).tensors +
                            model.named_generators().size() + 64;
   const NamedTensors stored = load_tensors(
       path, {static_cast<uint64_t>(std::min(limit, static_cast<double>(std::numeric_limits<uint64_t>::max() / 2))), tensors},
