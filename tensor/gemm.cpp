@@ -127,6 +127,12 @@ class Workspace {
 template <class T>
 struct Simd;
 
+// fma_broadcast(a, b, c) = c + *a * b in every lane, by one FMA whose memory operand is broadcast as it is loaded
+// (an embedded broadcast), written in assembly because GCC loads an element that two FMAs use once, with a
+// vbroadcastss into a register. On the Zen 4 VM (bench_gemm, 1 thread, interleaved runs, medians of 15-20) the
+// embedded form ran the batch-32 weight and input gradients 3-11% faster (dW 32x64x32 1475 -> 1382 ns,
+// dx 32x128x64 5390 -> 5112 ns) and the training step 4-5% (bench_train, batch 32: 489 -> 468 us); the
+// forward and inference shapes did not change. Intel cores do either as a plain load.
 template <>
 struct Simd<float> {
   using V = __m512;
@@ -134,8 +140,10 @@ struct Simd<float> {
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
-  static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V fma_broadcast(const float* a, V b, V c) {
+    asm("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(c) : "m"(*a), "v"(b));
+    return c;
+  }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static void store(float* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
@@ -148,8 +156,10 @@ struct Simd<double> {
   static V zero() { return _mm512_setzero_pd(); }
   static V load(const double* p) { return _mm512_loadu_pd(p); }
   static V load(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
-  static V broadcast(const double* p) { return _mm512_set1_pd(*p); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V fma_broadcast(const double* a, V b, V c) {
+    asm("vfmadd231pd %1%{1to8%}, %2, %0" : "+v"(c) : "m"(*a), "v"(b));
+    return c;
+  }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static void store(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
@@ -233,10 +243,8 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
     V bv[NV];
     _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
     bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
-    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i) {
-      const V ai = S::broadcast(a + i * ars);
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(ai, bv[v], acc[i][v]);
-    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::fma_broadcast(a + i * ars, bv[v], acc[i][v]);
     a += acs;
     b += bld;
   }
