@@ -34,9 +34,12 @@ Var reduce(const Var& terms, Reduction reduction) {
 
 // -mean_i log_softmax(logits)[i, labels[i]], in one stable kernel: the reference model's loss.
 Var fused_cross_entropy(const Var& logits, std::span<const int64_t> labels) {
-  return record("cross_entropy", cross_entropy(logits.value(), labels), {logits},
-                [xv = logits.value(), kept = PoolVector<int64_t>(labels.begin(), labels.end())](const Tensor& g) {
-                  return Grads{cross_entropy_backward(xv, kept, g.item())};
+  Tensor row_stats;
+  Tensor loss = cross_entropy(logits.value(), labels, &row_stats);
+  return record("cross_entropy", std::move(loss), {logits},
+                [xv = logits.value(), kept = PoolVector<int64_t>(labels.begin(), labels.end()),
+                 row_stats = std::move(row_stats)](const Tensor& g) {
+                  return Grads{cross_entropy_backward(xv, kept, g.item(), row_stats)};
                 });
 }
 

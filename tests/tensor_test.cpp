@@ -2,6 +2,7 @@
 // tests/reference/tensor_reference.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -232,6 +233,26 @@ TEST(Kernels, SoftmaxFamilyMatchesPytorchAndSurvivesLargeLogits) {
                 1e-15);
   const std::vector<int64_t> bad = {2, 3};
   EXPECT_THROW(cross_entropy(x, bad), Error);
+}
+
+TEST(Kernels, CrossEntropyBackwardFromTheForwardsRowStatisticsHasTheSameBits) {
+  Generator gen(7);
+  const Tensor logits = Tensor::uniform({32, 10}, -20, 20, gen);
+  std::vector<int64_t> labels(32);
+  for (int64_t& label : labels) label = static_cast<int64_t>(gen.below(10));
+  Tensor stats;
+  const Tensor loss = cross_entropy(logits, labels, &stats);
+  EXPECT_EQ(loss.item(), cross_entropy(logits, labels).item());
+  ASSERT_EQ(stats.shape(), (Shape{32, 2}));
+  // Row 0's max and log-sum: log_softmax(x)[0, j] = x[0, j] - max - log_sum.
+  const std::vector<double> row = logits.narrow(0, 0, 1).to_vector(), saved = stats.to_vector();
+  EXPECT_EQ(saved[0], *std::max_element(row.begin(), row.end()));
+  const double log_prob = log_softmax(logits, 1).narrow(0, 0, 1).to_vector()[0];
+  EXPECT_NEAR(saved[1], row[0] - saved[0] - log_prob, 1e-5);
+  EXPECT_EQ(cross_entropy_backward(logits, labels, 0.5, stats).to_vector(),
+            cross_entropy_backward(logits, labels, 0.5).to_vector());
+  EXPECT_THROW(cross_entropy_backward(logits, labels, 1, stats.narrow(0, 0, 31)), Error);
+  EXPECT_THROW(cross_entropy_backward(logits, labels, 1, stats.to(DType::Float64)), Error);
 }
 
 TEST(Generator, SameSeedSameNumbersAndSaneMoments) {
