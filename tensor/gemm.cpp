@@ -244,7 +244,8 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
     _Pragma("GCC unroll 16") for (int v = 0; v < NV - 1; ++v) bv[v] = S::load(b + v * L);
     bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
     _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
-      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v) acc[i][v] = S::fma_broadcast(a + i * ars, bv[v], acc[i][v]);
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v)
+        acc[i][v] = S::fma_broadcast(a + i * ars, bv[v], acc[i][v]);
     a += acs;
     b += bld;
   }

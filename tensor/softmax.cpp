@@ -113,7 +113,8 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels, Tens
 
 // The forward's row statistics save the backward a second pass of double-precision exponentials and
 // logarithms, a fifth of the loss's cost (about 4 us of a batch-32 step, all of it on the calling thread).
-Tensor cross_entropy_backward(const Tensor& logits, std::span<const int64_t> labels, double g, const Tensor& row_stats) {
+Tensor cross_entropy_backward(const Tensor& logits, std::span<const int64_t> labels, double g,
+                              const Tensor& row_stats) {
   check_logits("cross_entropy_backward", logits, labels);
   const Tensor x = logits.contiguous();
   const int64_t n = x.size(0), c = x.size(1);

@@ -39,7 +39,8 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // copy of the tensors is made in memory. A failure is an mt::Error naming the file.
 void save_tensors(const NamedTensors& tensors, const std::filesystem::path& path);
 
-// The payload size save_tensors() writes for `tensors`: what a reader's TensorFileLimits::payload_bytes is measured against.
+// The payload size save_tensors() writes for `tensors`: what a reader's TensorFileLimits::payload_bytes is
+// measured against.
 uint64_t tensor_payload_bytes(const NamedTensors& tensors);
 
 // What a reader of a tensor file can take: its payload in bytes, and its count of tensors (each costs memory
