@@ -1,8 +1,9 @@
 // A register-blocked GEMM in the style of BLIS/GotoBLAS, tuned for the small shapes of a batch-32 MLP step.
 //
 // The micro-kernel keeps an R x (NV vectors) tile of C in registers (R <= MR = 8, NV <= 2) and, for each k,
-// broadcasts R elements of A and multiplies them by NV vectors of a row of B. It reads its operands in place
-// whenever that is cheap, so most of the layer shapes need no packing at all:
+// multiplies R elements of A, each broadcast to a vector (on AVX-512 by the FMA's own memory operand), by NV
+// vectors of a row of B. It reads its operands in place whenever that is cheap, so most of the layer shapes
+// need no packing at all:
 //   - A element (i, p) is read at a[i * ars + p * acs]: a row-major A (ars = lda, acs = 1), a transposed view
 //     (ars = 1, acs = lda) and a packed strip (ars = 1, acs = MR) all go through the same kernel. A is packed
 //     only when neither of its strides is 1.
