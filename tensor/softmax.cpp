@@ -112,7 +112,8 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels, Tens
 }
 
 // The forward's row statistics save the backward a second pass of double-precision exponentials and
-// logarithms, a fifth of the loss's cost (about 4 us of a batch-32 step, all of it on the calling thread).
+// logarithms, about two fifths of the loss's cost: perf record of a 1-thread batch-32 step put the loss at 1.8%
+// with the second pass and 1.05% without (about 3.5 us, all of it on the calling thread).
 Tensor cross_entropy_backward(const Tensor& logits, std::span<const int64_t> labels, double g,
                               const Tensor& row_stats) {
   check_logits("cross_entropy_backward", logits, labels);
