@@ -21,6 +21,7 @@ int run_benchmarks(int argc, char** argv, const std::function<void()>& context) 
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("mt_threads", std::to_string(num_threads()));
   benchmark::AddCustomContext("peak", describe_peak(num_threads()));
+  benchmark::AddCustomContext("peak_gflops", std::to_string(peak_gflops(num_threads())));  // for scripts
   if (context) context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
