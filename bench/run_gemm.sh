@@ -45,7 +45,7 @@ def median_gflops(name, env=None):
     peak = float(report["context"]["peak_gflops"])
     peaks.append(peak)
     row = next(b for b in report["benchmarks"] if b.get("aggregate_name") == "median")
-    # The GFLOP/s that %peak set it against (half the float32 peak for a float64 shape), at one peak of 1.
+    # The share of this process's peak that its %peak counter was computed against: 1, or 1/2 for float64.
     return row["GFLOP/s"], row["GFLOP/s"] / (row["%peak"] / 100) / peak
 
 rows = []
