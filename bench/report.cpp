@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/peak.h"
+#include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
 namespace mt::bench {
@@ -22,6 +23,8 @@ int run_benchmarks(int argc, char** argv, const std::function<void()>& context) 
   benchmark::AddCustomContext("mt_threads", std::to_string(num_threads()));
   benchmark::AddCustomContext("peak", describe_peak(num_threads()));
   benchmark::AddCustomContext("peak_gflops", std::to_string(peak_gflops(num_threads())));  // for scripts
+  benchmark::AddCustomContext("gemm_broadcast",
+                              detail::broadcast_form() == detail::BroadcastForm::Embedded ? "embedded" : "register");
   if (context) context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

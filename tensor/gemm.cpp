@@ -1,9 +1,9 @@
 // A register-blocked GEMM in the style of BLIS/GotoBLAS, tuned for the small shapes of a batch-32 MLP step.
 //
 // The micro-kernel keeps an R x (NV vectors) tile of C in registers (R <= MR = 8, NV <= 2) and, for each k,
-// multiplies R elements of A, each broadcast to a vector (on AVX-512 by the FMA's own memory operand), by NV
-// vectors of a row of B. It reads its operands in place whenever that is cheap, so most of the layer shapes
-// need no packing at all:
+// multiplies R elements of A, each broadcast to a vector (on AVX-512 into a register or by the FMA's own memory
+// operand, whichever the CPU runs faster: broadcast_form()), by NV vectors of a row of B. It reads its operands
+// in place whenever that is cheap, so most of the layer shapes need no packing at all:
 //   - A element (i, p) is read at a[i * ars + p * acs]: a row-major A (ars = lda, acs = 1), a transposed view
 //     (ars = 1, acs = lda) and a packed strip (ars = 1, acs = MR) all go through the same kernel. A is packed
 //     only when neither of its strides is 1.
@@ -29,7 +29,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -38,9 +40,27 @@
 #endif
 
 #include "tensor/allocator.h"
+#include "tensor/cpu.h"
+#include "tensor/error.h"
 #include "tensor/parallel.h"
 
 namespace mt::detail {
+
+BroadcastForm broadcast_form() {
+  static const BroadcastForm form = [] {
+    const char* env = std::getenv("MT_GEMM_BROADCAST");
+    if (!env || !*env) {
+      const CpuModel& cpu = cpu_model();
+      return cpu.amd && cpu.family == 0x19 ? BroadcastForm::Embedded : BroadcastForm::Register;
+    }
+    const std::string value = env;
+    if (value == "embedded") return BroadcastForm::Embedded;
+    if (value == "register") return BroadcastForm::Register;
+    throw Error("MT_GEMM_BROADCAST is '" + value + "': it must be 'embedded' or 'register' (or unset)");
+  }();
+  return form;
+}
+
 namespace {
 
 #if defined(__AVX512F__)
@@ -128,12 +148,19 @@ class Workspace {
 template <class T>
 struct Simd;
 
-// fma_broadcast(a, b, c) = c + *a * b in every lane, by one FMA whose memory operand is broadcast as it is loaded
-// (an embedded broadcast), written in assembly because GCC loads an element that two FMAs use once, with a
-// vbroadcastss into a register. On the Zen 4 VM (bench_gemm, 1 thread, interleaved runs, medians of 15-20) the
-// embedded form ran the batch-32 weight and input gradients 3-11% faster (dW 32x64x32 1475 -> 1382 ns,
-// dx 32x128x64 5390 -> 5112 ns) and the training step 4-5% (bench_train, batch 32: 489 -> 468 us); the
-// forward and inference shapes did not change. Intel cores do either as a plain load.
+// fma_broadcast<Embedded>(a, b, c) = c + *a * b in every lane, in one of two forms that give the same bits
+// (the same FMA on the same operands) and whose speed depends on the core, so gemm() picks one per process
+// (broadcast_form() below):
+//   - Embedded: one FMA whose memory operand is broadcast as it is loaded, written in assembly because GCC
+//     loads an element that two FMAs use once, with a vbroadcastss into a register. On the Zen 4 VM (bench_gemm,
+//     1 thread, interleaved runs, medians of 15-20) it ran the batch-32 weight and input gradients 3-11% faster
+//     than the register form (dW 32x64x32 1475 -> 1382 ns, dx 32x128x64 5390 -> 5112 ns) and the training step
+//     4-5% (bench_train, batch 32: 489 -> 468 us).
+//   - Register: a vbroadcastss into a register that both FMAs of the row read. On the Zen 5 VM (bench_gemm,
+//     1 thread, 3 interleaved rounds, medians) it ran every layer shape 15-30% faster than the embedded form
+//     (fwd 32x256x784 73.0 -> 62.7 us, dW 256x784x32 92.2 -> 80.8, dx 32x128x64 3.47 -> 2.53, inference
+//     10000x256x784 27.7 -> 20.7 ms) and the training step 8% (bench_train batch 32: 313 -> 289 us).
+// Intel cores of earlier sessions ran both alike.
 template <>
 struct Simd<float> {
   using V = __m512;
@@ -141,7 +168,9 @@ struct Simd<float> {
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  template <bool Embedded>
   static V fma_broadcast(const float* a, V b, V c) {
+    if constexpr (!Embedded) return _mm512_fmadd_ps(_mm512_set1_ps(*a), b, c);
     asm("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(c) : "m"(*a), "v"(b));
     return c;
   }
@@ -157,7 +186,9 @@ struct Simd<double> {
   static V zero() { return _mm512_setzero_pd(); }
   static V load(const double* p) { return _mm512_loadu_pd(p); }
   static V load(const double* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
+  template <bool Embedded>
   static V fma_broadcast(const double* a, V b, V c) {
+    if constexpr (!Embedded) return _mm512_fmadd_pd(_mm512_set1_pd(*a), b, c);
     asm("vfmadd231pd %1%{1to8%}, %2, %0" : "+v"(c) : "m"(*a), "v"(b));
     return c;
   }
@@ -230,7 +261,7 @@ inline void transpose8(__m512d r[8]) {
 inline void transpose_block(__m512 r[16]) { transpose16(r); }
 inline void transpose_block(__m512d r[8]) { transpose8(r); }
 
-template <class T, int R, int NV, bool TransposedC>
+template <class T, int R, int NV, bool TransposedC, bool EmbeddedBroadcast>
 void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
                   int cols, bool load_c) {
   using S = Simd<T>;
@@ -246,7 +277,7 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
     bv[NV - 1] = S::load(b + (NV - 1) * L, mask);
     _Pragma("GCC unroll 16") for (int i = 0; i < R; ++i)
       _Pragma("GCC unroll 16") for (int v = 0; v < NV; ++v)
-        acc[i][v] = S::fma_broadcast(a + i * ars, bv[v], acc[i][v]);
+        acc[i][v] = S::template fma_broadcast<EmbeddedBroadcast>(a + i * ars, bv[v], acc[i][v]);
     a += acs;
     b += bld;
   }
@@ -276,7 +307,8 @@ void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, 
 
 #else  // portable: GCC vector extensions; B must have NV * L readable columns (packed and padded at edges)
 
-template <class T, int R, int NV, bool TransposedC>
+// The broadcast form is the AVX-512 kernel's alone (broadcast_form()); this one has only the register form.
+template <class T, int R, int NV, bool TransposedC, bool /*EmbeddedBroadcast*/>
 void micro_kernel(int64_t kc, const T* a, int64_t ars, int64_t acs, const T* b, int64_t bld, T* c, int64_t ldc,
                   int cols, bool load_c) {
   typedef T Vec __attribute__((vector_size(kVectorBytes)));
@@ -327,13 +359,25 @@ using KernelFn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t
 template <class T>
 using KernelTable = std::array<std::array<KernelFn<T>, 2>, Blocking<T>::MR>;
 
-template <class T, bool TransposedC, int... I>
+template <class T, bool TransposedC, bool Embedded, int... I>
 constexpr KernelTable<T> make_table(std::integer_sequence<int, I...>) {
-  return {{{&micro_kernel<T, I + 1, 1, TransposedC>, &micro_kernel<T, I + 1, 2, TransposedC>}...}};
+  return {{{&micro_kernel<T, I + 1, 1, TransposedC, Embedded>,
+            &micro_kernel<T, I + 1, 2, TransposedC, Embedded>}...}};
 }
 
+template <class T, bool TransposedC, bool Embedded>
+constexpr KernelTable<T> kKernels =
+    make_table<T, TransposedC, Embedded>(std::make_integer_sequence<int, Blocking<T>::MR>{});
+
 template <class T, bool TransposedC>
-constexpr KernelTable<T> kKernels = make_table<T, TransposedC>(std::make_integer_sequence<int, Blocking<T>::MR>{});
+const KernelTable<T>& kernel_table() {
+#if defined(__AVX512F__)
+  static const bool embedded = broadcast_form() == BroadcastForm::Embedded;
+  return embedded ? kKernels<T, TransposedC, true> : kKernels<T, TransposedC, false>;
+#else
+  return kKernels<T, TransposedC, false>;
+#endif
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Packing.
@@ -500,7 +544,7 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
   T* packed_a = p.workspace->packed_a(slot);
   T* packed_b = p.workspace->packed_b(slot);
   T* edge_b = p.workspace->edge_b(slot);  // the portable path pads a partial panel of an in-place B
-  const KernelTable<T>& kernels = p.transposed_c ? kKernels<T, true> : kKernels<T, false>;
+  const KernelTable<T>& kernels = p.transposed_c ? kernel_table<T, true>() : kernel_table<T, false>();
   // K in equal blocks of at most KC (2000 = 2 x 1000, not 1024 + 976); it depends on k alone, so every C
   // element sees the same blocks whatever the thread split.
   const int64_t k_blocks = (k + B::KC - 1) / B::KC, kc_step = (k + k_blocks - 1) / k_blocks;

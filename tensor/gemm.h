@@ -25,4 +25,11 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
 template <class T>
 int64_t gemm_scratch_size(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b);
 
+// How the AVX-512 micro-kernel broadcasts the elements of A (tensor/gemm.cpp says why there are two forms):
+// from the environment variable MT_GEMM_BROADCAST where it is set ("embedded" or "register"; anything else
+// throws mt::Error), else by the CPU: embedded on AMD family 19h (Zen 4), register elsewhere. Chosen once per
+// process; both give the same bits. Other builds have only the register form and ignore it.
+enum class BroadcastForm { Embedded, Register };
+BroadcastForm broadcast_form();
+
 }  // namespace mt::detail
