@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "optim/checkpoint.h"
+#include "tensor/cpu.h"
 #include "tensor/parallel.h"
 
 namespace mt::optim {
@@ -71,19 +72,10 @@ AdamCoefficients<T> adam_coefficients(const AdamOptions& o, double lr, double we
 
 // One Adam update of n elements in a single pass: per element one square root and one division. The pointers
 // never alias, which lets the compiler vectorise the loop (with aliasing assumed it stays scalar and reloads
-// every coefficient). In 256-bit vectors even where the build has AVX-512: a 512-bit square root and division
-// each take about twice as long as two 256-bit ones on Zen 4 (they are split in halves) and on Sapphire Rapids,
-// and GCC 12's -march=native chose them. Measured with bench_train's BM_AdamStep (244522 parameters, one
-// thread, Zen 4): 89-108 us with zmm, 73-79 us with ymm. Every element is computed alike in either width. Not
-// inlined: inlined, the loop is compiled with its caller's preference.
-#if defined(__GNUC__) && !defined(__clang__)
-#define MT_ADAM_VECTOR_WIDTH __attribute__((target("prefer-vector-width=256"), noinline))
-#else
-#define MT_ADAM_VECTOR_WIDTH
-#endif
+// every coefficient).
 template <class T>
-MT_ADAM_VECTOR_WIDTH void adam_update(int64_t n, T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v,
-                 const AdamCoefficients<T> c) {
+[[gnu::always_inline]] inline void adam_loop(int64_t n, T* __restrict w, const T* __restrict g, T* __restrict m,
+                                             T* __restrict v, const AdamCoefficients<T>& c) {
   for (int64_t i = 0; i < n; ++i) {
     const T gi = c.l2 != 0 ? g[i] + c.l2 * w[i] : g[i];
     const T mi = c.beta1 * m[i] + c.one_minus_beta1 * gi;
@@ -92,6 +84,34 @@ MT_ADAM_VECTOR_WIDTH void adam_update(int64_t n, T* __restrict w, const T* __res
     v[i] = vi;
     w[i] = w[i] * c.shrink - c.rate * mi / (std::sqrt(vi) + c.eps_scaled);
   }
+}
+
+// The loop compiled for 256-bit and for 512-bit vectors, and run in whichever the core does faster; every
+// element is computed alike in either width (a square root and a division are correctly rounded). Where
+// the build has AVX-512, GCC 12's -march=native vectorises with 512-bit square roots and divisions, each about
+// as slow as two 256-bit ones on Zen 4 (split into halves) and on Sapphire Rapids, and twice as fast on Zen 5.
+// bench_train's BM_AdamStep (244522 parameters): Zen 4, 1 thread: 89-108 us in zmm, 73-79 in ymm; Zen 5 VM
+// (3 interleaved rounds, medians): 72.7 us in ymm, 55.3 in zmm at 1 thread, 41.5 and 30.9 at 2 threads.
+// Not inlined: inlined, the loop would be compiled with its caller's preference.
+#if defined(__GNUC__) && !defined(__clang__)
+#define MT_VECTOR_WIDTH(bits) __attribute__((target("prefer-vector-width=" #bits), noinline))
+#else
+#define MT_VECTOR_WIDTH(bits)
+#endif
+template <class T>
+MT_VECTOR_WIDTH(256) void adam_update_256(int64_t n, T* w, const T* g, T* m, T* v, const AdamCoefficients<T> c) {
+  adam_loop(n, w, g, m, v, c);
+}
+template <class T>
+MT_VECTOR_WIDTH(512) void adam_update_512(int64_t n, T* w, const T* g, T* m, T* v, const AdamCoefficients<T> c) {
+  adam_loop(n, w, g, m, v, c);
+}
+#undef MT_VECTOR_WIDTH
+
+template <class T>
+void adam_update(int64_t n, T* w, const T* g, T* m, T* v, const AdamCoefficients<T> c) {
+  static const bool wide = detail::cpu_model().amd && detail::cpu_model().family >= 0x1A;
+  (wide ? adam_update_512<T> : adam_update_256<T>)(n, w, g, m, v, c);
 }
 
 }  // namespace
