@@ -92,7 +92,8 @@ template <class T>
 // as slow as two 256-bit ones on Zen 4 (split into halves) and on Sapphire Rapids, and twice as fast on Zen 5.
 // bench_train's BM_AdamStep (244522 parameters): Zen 4, 1 thread: 89-108 us in zmm, 73-79 in ymm; Zen 5 VM
 // (3 interleaved rounds, medians): 72.7 us in ymm, 55.3 in zmm at 1 thread, 41.5 and 30.9 at 2 threads.
-// Not inlined: inlined, the loop would be compiled with its caller's preference.
+// MT_ADAM_VECTOR_BITS=256 or 512 overrides the CPU's pick (tensor/cpu.h). Not inlined: inlined, the loop would
+// be compiled with its caller's preference.
 #if defined(__GNUC__) && !defined(__clang__)
 #define MT_VECTOR_WIDTH(bits) __attribute__((target("prefer-vector-width=" #bits), noinline))
 #else
@@ -110,7 +111,8 @@ MT_VECTOR_WIDTH(512) void adam_update_512(int64_t n, T* w, const T* g, T* m, T* 
 
 template <class T>
 void adam_update(int64_t n, T* w, const T* g, T* m, T* v, const AdamCoefficients<T> c) {
-  static const bool wide = detail::cpu_model().amd && detail::cpu_model().family >= 0x1A;
+  static const bool wide = detail::tuning_choice("MT_ADAM_VECTOR_BITS", {"256", "512"},
+                                                 detail::cpu_model().amd && detail::cpu_model().family >= 0x1A) == 1;
   (wide ? adam_update_512<T> : adam_update_256<T>)(n, w, g, m, v, c);
 }
 

@@ -1,5 +1,10 @@
 #include "tensor/cpu.h"
 
+#include <cstdlib>
+#include <string>
+
+#include "tensor/error.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -20,6 +25,18 @@ const CpuModel& cpu_model() {
     return found;
   }();
   return model;
+}
+
+int tuning_choice(const char* variable, std::initializer_list<const char*> forms, int cpu_pick) {
+  const char* value = std::getenv(variable);
+  if (!value || !*value) return cpu_pick;
+  std::string names;
+  int index = 0;
+  for (const char* form : forms) {
+    if (std::string(value) == form) return index;
+    names += (index++ ? ", '" : "'") + std::string(form) + "'";
+  }
+  throw Error(std::string(variable) + " is '" + value + "': it must be one of " + names + " (or unset)");
 }
 
 }  // namespace mt::detail

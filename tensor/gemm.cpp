@@ -29,9 +29,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstring>
-#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -41,23 +39,14 @@
 
 #include "tensor/allocator.h"
 #include "tensor/cpu.h"
-#include "tensor/error.h"
 #include "tensor/parallel.h"
 
 namespace mt::detail {
 
 BroadcastForm broadcast_form() {
-  static const BroadcastForm form = [] {
-    const char* env = std::getenv("MT_GEMM_BROADCAST");
-    if (!env || !*env) {
-      const CpuModel& cpu = cpu_model();
-      return cpu.amd && cpu.family == 0x19 ? BroadcastForm::Embedded : BroadcastForm::Register;
-    }
-    const std::string value = env;
-    if (value == "embedded") return BroadcastForm::Embedded;
-    if (value == "register") return BroadcastForm::Register;
-    throw Error("MT_GEMM_BROADCAST is '" + value + "': it must be 'embedded' or 'register' (or unset)");
-  }();
+  const bool zen4 = cpu_model().amd && cpu_model().family == 0x19;
+  static const BroadcastForm form =
+      static_cast<BroadcastForm>(tuning_choice("MT_GEMM_BROADCAST", {"embedded", "register"}, zen4 ? 0 : 1));
   return form;
 }
 
