@@ -67,6 +67,14 @@ Batch DataLoader::batch(int64_t index) const {
   return out;
 }
 
+namespace {
+// A batch's images lie anywhere in the dataset (47 MB for MNIST's training split, beyond the caches), so each
+// one's first lines would miss all the way to memory: the image this many places ahead is prefetched while
+// one converts. bench_train BM_LoaderEpoch (Zen 5 VM, 1 thread, 3 interleaved rounds, medians): 18.1 ms an
+// epoch without, 10.8 ms one ahead, 8.7 two ahead, 8.6 four ahead.
+constexpr int64_t kPrefetchAhead = 4;
+}  // namespace
+
 void DataLoader::batch(int64_t index, Batch& out) const {
   if (index < 0 || index >= num_batches())
     throw Error("DataLoader::batch: batch " + std::to_string(index) + " out of range, " + dataset_.name() + " has " +
@@ -83,8 +91,15 @@ void DataLoader::batch(int64_t index, Batch& out) const {
   const Augmentation& aug = options_.augment;
   // Each rank's batch k draws its own numbers: as if it were batch k N + rank of N k-th batches.
   Generator gen = batch_generator(options_.seed, epoch_, index * options_.num_replicas + options_.rank);
+  const auto example_at = [&](int64_t b) {
+    return order_[static_cast<std::size_t>((start + b) * options_.num_replicas + options_.rank)];
+  };
   for (int64_t b = 0; b < size; ++b) {
-    const int64_t example = order_[static_cast<std::size_t>((start + b) * options_.num_replicas + options_.rank)];
+    const int64_t example = example_at(b);
+    if (b + kPrefetchAhead < size) {
+      const std::span<const uint8_t> next = dataset_.image(example_at(b + kPrefetchAhead));
+      for (std::size_t offset = 0; offset < next.size(); offset += 64) __builtin_prefetch(next.data() + offset);
+    }
     const uint8_t* __restrict image = dataset_.image(example).data();
     float* __restrict row = dst + b * pixels;
     out.labels[static_cast<std::size_t>(b)] = dataset_.label(example);
