@@ -594,11 +594,14 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
 // A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A is the
 // smaller operand (a batch of 32 against a weight matrix), C^T = B^T A^T packs only A^T instead and reads B^T
 // (W) in place, with the same multiply-adds in the same order. Only on one thread: at 2 threads 32x256x784
-// ran at 205 GFLOP/s that way against 236 with each thread packing its half of W^T.
+// ran at 205 GFLOP/s that way against 236 with each thread packing its half of W^T. Also when C is at most
+// one vector wide and one panel high (the last layer's 32x10x32): C^T takes 2 tiles of 5 x 32 where C takes
+// 4 of 8 x 16 with 10 lanes of 16 used (though it packs 32 x 32 elements of x instead of 32 x 16 of W).
 template <class T>
 Problem<T> one_thread_problem(int64_t& m, int64_t& n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc,
                               bool accumulate) {
-  if (b.row_stride == 1 && b.col_stride != 1 && m < n) {
+  constexpr int64_t L = Blocking<T>::kLanes, NR = Blocking<T>::NR;
+  if (b.row_stride == 1 && b.col_stride != 1 && (m < n || (n <= L && m <= NR))) {
     std::swap(m, n);
     return {k, {b.data, b.col_stride, b.row_stride}, {a.data, a.col_stride, a.row_stride}, nullptr, c, ldc, accumulate,
             true, nullptr};
