@@ -1,5 +1,6 @@
 // The reference model's training step, a full epoch and test-set inference, on synthetic data of MNIST's
-// shapes (timing does not depend on the pixel values), and the data loader's part of an epoch. Run: build/bench/bench_train --benchmark_counters_tabular=true
+// shapes (timing does not depend on the pixel values), and the data loader's part of an epoch.
+// Run: build/bench/bench_train --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <memory>

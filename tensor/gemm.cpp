@@ -44,9 +44,10 @@
 namespace mt::detail {
 
 BroadcastForm broadcast_form() {
-  const bool zen4 = cpu_model().amd && cpu_model().family == 0x19;
-  static const BroadcastForm form =
-      static_cast<BroadcastForm>(tuning_choice("MT_GEMM_BROADCAST", {"embedded", "register"}, zen4 ? 0 : 1));
+  static const BroadcastForm form = [] {
+    const bool zen4 = cpu_model().amd && cpu_model().family == 0x19;
+    return static_cast<BroadcastForm>(tuning_choice("MT_GEMM_BROADCAST", {"embedded", "register"}, zen4 ? 0 : 1));
+  }();
   return form;
 }
 
@@ -139,7 +140,7 @@ struct Simd;
 
 // fma_broadcast<Embedded>(a, b, c) = c + *a * b in every lane, in one of two forms that give the same bits
 // (the same FMA on the same operands) and whose speed depends on the core, so gemm() picks one per process
-// (broadcast_form() below):
+// (broadcast_form(), at the top of this file):
 //   - Embedded: one FMA whose memory operand is broadcast as it is loaded, written in assembly because GCC
 //     loads an element that two FMAs use once, with a vbroadcastss into a register. On the Zen 4 VM (bench_gemm,
 //     1 thread, interleaved runs, medians of 15-20) it ran the batch-32 weight and input gradients 3-11% faster
