@@ -12,9 +12,9 @@
 //     with in-register 16x16 / 8x8 transposes on AVX-512 (float and double) and AVX2 (float): by each chunk
 //     of columns for its own columns once per K block, or once for all chunks of rows when they split C by
 //     rows.
-//   - On one thread, a transposed B with fewer rows of C than columns (the forward pass y = x W^T at batch
-//     32) is computed as C^T = B^T A^T: W is read in place, only the batch is packed, and the micro-kernel
-//     transposes its tile in registers as it stores it into C.
+//   - A transposed B with fewer rows of C than columns (the forward pass y = x W^T at batch 32) is computed
+//     as C^T = B^T A^T: W is read in place, only the batch is packed, and the micro-kernel transposes its tile
+//     in registers as it stores it into C. On one thread always; on several when C has at most NR rows.
 // Edges: on AVX-512 a panel narrower than NR loads and stores its last vector with a mask, so neither B nor C
 // is padded; the portable path (GCC vector extensions, mapped to AVX2 or SSE) packs a partial B panel with
 // zero padding and stores a partial C tile element by element.
@@ -594,10 +594,10 @@ void gemm_block(const Problem<T>& p, int slot, int64_t i_begin, int64_t i_end, i
 // The problem gemm() runs on one thread, and its m and n.
 // A transposed view B (the forward pass's W^T) has to be packed, all k x n of it, on every call. When A is the
 // smaller operand (a batch of 32 against a weight matrix), C^T = B^T A^T packs only A^T instead and reads B^T
-// (W) in place, with the same multiply-adds in the same order. Only on one thread: at 2 threads 32x256x784
-// ran at 205 GFLOP/s that way against 236 with each thread packing its half of W^T. Also when C is at most
-// one vector wide and one panel high (the last layer's 32x10x32): C^T takes 2 tiles of 5 x 32 where C takes
-// 4 of 8 x 16 with 10 lanes of 16 used (though it packs 32 x 32 elements of x instead of 32 x 16 of W).
+// (W) in place, with the same multiply-adds in the same order (gemm() does the same on several threads for at
+// most NR rows of C). Also when C is at most one vector wide and one panel high (the last layer's 32x10x32):
+// C^T takes 2 tiles of 5 x 32 where C takes 4 of 8 x 16 with 10 lanes of 16 used (though it packs 32 x 32
+// elements of x instead of 32 x 16 of W).
 template <class T>
 Problem<T> one_thread_problem(int64_t& m, int64_t& n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c, int64_t ldc,
                               bool accumulate) {
@@ -642,6 +642,23 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
     return;
   }
   Problem<T> p{k, a, b, nullptr, c, ldc, accumulate, false, nullptr};
+  const int threads = num_threads();
+  // The forward pass at batch 32: C = x W^T with at most one panel of rows. As on one thread it is computed as
+  // C^T = W x^T, W read in place, by chunks of W's rows; each thread packs all of x^T (k x NR) once into its
+  // own slot for the chunks it takes. At 2 threads (Zen 5 VM) 32x256x784 took 27.4 us that way against 32.5
+  // by columns of C, where each thread packs its part of W^T; at 64 rows the two were even, at 128 columns won.
+  if (p.b.row_stride == 1 && p.b.col_stride != 1 && m <= NR && m < n) {
+    const Workspace<T> workspace({0, NR * k, 0}, threads, 0);
+    const MatrixRef<T> w{b.data, b.col_stride, b.row_stride}, xt{a.data, a.col_stride, a.row_stride};
+    const int64_t w_strips = (n + MR - 1) / MR;
+    parallel_for(
+        w_strips, work, [&] { pack_b(xt, 0, k, 0, m, workspace.packed_b(thread_index())); },
+        [&](int64_t begin, int64_t end) {
+          const Problem<T> t{k, w, xt, workspace.packed_b(thread_index()), c, ldc, accumulate, true, &workspace};
+          gemm_block(t, thread_index(), begin * MR, std::min(end * MR, n), 0, m);
+        });
+    return;
+  }
   // Chunks of whole strips of rows, or of whole panels of columns when C has too few rows to give every
   // thread its share of chunks (the forward pass's 32-row batch). Rows by preference, for two reasons:
   //  - a chunk of columns reads all of A: at 2 threads inference on 10000 images ran at 230 GFLOP/s split by
@@ -656,7 +673,6 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   // and reads only its own rows of W. At batch 128 on 2 threads (Zen 5 VM, SCHED_FIFO, interleaved runs),
   // 128x256x784 took 117 us by columns against 129 by rows, and 128x128x256 19.5 against 21.7.
   const int64_t panels = (n + NR - 1) / NR, strips = (m + MR - 1) / MR;
-  const int threads = num_threads();
   const bool b_larger_and_packed = p.b.col_stride != 1 && m <= n;
   if ((strips < threads * kChunksPerThread || b_larger_and_packed) && panels >= threads) {
     const Workspace<T> workspace(packing_sizes(p, m, n, false), threads, 0);

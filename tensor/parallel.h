@@ -79,31 +79,67 @@ class Chunks {
 // run their job alone.
 void run_parallel(void (*job)(void* context, int thread), void* context);
 
+// Calls fn(begin, end) on the ranges [c * grain, (c + 1) * grain) of [0, n), one chunk c at a time, on every
+// thread of a region; a thread that gets a chunk calls prepare() before its first.
+template <class Prepare, class Fn>
+void run_chunks(int threads, int64_t n, int64_t grain, Prepare& prepare, Fn& fn) {
+  struct Job {
+    Chunks queue;
+    int64_t grain, n;
+    Prepare& prepare;
+    Fn& fn;
+  } job{Chunks((n + grain - 1) / grain, threads), grain, n, prepare, fn};
+  run_parallel(
+      [](void* context, int t) {
+        Job& j = *static_cast<Job*>(context);
+        int64_t c = j.queue.claim(t);
+        if (c < 0) return;
+        j.prepare();
+        for (; c >= 0; c = j.queue.claim(t)) j.fn(c * j.grain, std::min((c + 1) * j.grain, j.n));
+      },
+      &job);
+}
+
+inline bool runs_serially(int64_t n, int64_t work) {
+  return in_parallel_region() || work < kParallelWork || n == 1 || num_threads() == 1;
+}
+
 }  // namespace detail
 
 // Calls fn(begin, end) on disjoint ranges covering [0, n), in parallel when `work` (elementary operations
-// over all of [0, n)) is worth it. A thread may get several ranges, in any order.
-template <class Fn>
-void parallel_for(int64_t n, int64_t work, Fn&& fn) {
+// over all of [0, n)) is worth it. A thread may get several ranges, in any order. Each thread that gets one
+// first calls prepare(): set-up that its ranges share, such as its own copy of an operand.
+template <class Prepare, class Fn>
+void parallel_for(int64_t n, int64_t work, Prepare&& prepare, Fn&& fn) {
   if (n <= 0) return;
-  const int threads = num_threads();
-  if (work < kParallelWork || n == 1 || threads == 1 || in_parallel_region()) {
+  if (detail::runs_serially(n, work)) {
+    prepare();
     fn(int64_t{0}, n);
     return;
   }
+  const int threads = num_threads();
   const int64_t chunks = std::min(n, std::clamp<int64_t>(work / kChunkWork, threads, threads * kChunksPerThread));
-  const int64_t grain = (n + chunks - 1) / chunks;
-  struct Job {
-    detail::Chunks queue;
-    int64_t grain, n;
-    Fn& fn;
-  } job{detail::Chunks((n + grain - 1) / grain, threads), grain, n, fn};
-  detail::run_parallel(
-      [](void* context, int t) {
-        Job& j = *static_cast<Job*>(context);
-        for (int64_t c = j.queue.claim(t); c >= 0; c = j.queue.claim(t)) j.fn(c * j.grain, std::min((c + 1) * j.grain, j.n));
-      },
-      &job);
+  detail::run_chunks(threads, n, (n + chunks - 1) / chunks, prepare, fn);
+}
+
+template <class Fn>
+void parallel_for(int64_t n, int64_t work, Fn&& fn) {
+  parallel_for(n, work, [] {}, fn);
+}
+
+// Calls task(0), ..., task(count - 1), independent pieces of work, each on one thread, in parallel when
+// `work` (elementary operations over all of them) is worth it; kernels inside a task run on its thread alone.
+// Tasks are shared like parallel_for's chunks: thread t starts with the tasks from t * count / threads on,
+// then takes what the others left, so list the largest first and in an order that pairs them evenly.
+template <class Task>
+void parallel_tasks(int64_t count, int64_t work, Task&& task) {
+  auto range = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) task(i);
+  };
+  if (count <= 0) return;
+  if (detail::runs_serially(count, work)) return range(int64_t{0}, count);
+  auto nothing = [] {};
+  detail::run_chunks(num_threads(), count, 1, nothing, range);
 }
 
 }  // namespace mt

@@ -104,6 +104,10 @@ TEST(Gemm, LargeBlocksAndTheLayerShapes) {
   check<float>(256, 784, 32, Layout::Transposed, Layout::RowMajor, false);  // weight gradient, g^T x
   check<float>(32, 256, 128, Layout::RowMajor, Layout::RowMajor, false);    // input gradient, g W
   check<double>(32, 10, 32, Layout::RowMajor, Layout::Transposed, false);
+  // At most one panel of rows against a transposed B, in parallel: C^T = B^T A^T by chunks of B^T's rows, a
+  // ragged last strip, several K blocks, accumulating.
+  check<float>(20, 301, 1100, Layout::RowMajor, Layout::Transposed, true);
+  check<float>(20, 301, 1100, Layout::Strided, Layout::Transposed, false);
 }
 
 TEST(Gemm, EmptyDepthZeroesOrKeepsC) {
@@ -155,11 +159,11 @@ std::vector<T> run(int threads, int64_t m, int64_t n, int64_t k, Layout la, Layo
 TEST(Gemm, BitIdenticalOnAnyThreadCount) {
   const int saved = num_threads();
   // Past kGemmParallelWork (512K multiply-adds) so they run in parallel: split by columns (wide C, or a
-  // packed B larger than A: 136x300x200), by rows (narrow C), with ragged edges, the reference model's layer
-  // shapes among them; 3 threads on 2 cores cut other chunks and claim them in another order.
+  // packed B larger than A: 136x300x200), by rows (narrow C), as C^T (one panel of rows against a transposed
+  // B: 32x256x784, 20x301x1100), with ragged edges, the reference model's layer shapes among them; 3 threads on 2 cores cut other chunks and claim them in another order.
   const std::array<int64_t, 3> shapes[] = {{32, 256, 784}, {256, 784, 32}, {32, 128, 256}, {128, 256, 32},
                                            {32, 256, 128}, {33, 257, 300}, {136, 300, 200}, {1000, 20, 200},
-                                           {301, 33, 257}, {10000, 10, 32}};
+                                           {301, 33, 257}, {10000, 10, 32}, {20, 301, 1100}};
   for (const auto& [m, n, k] : shapes)
     for (Layout la : kLayouts)
       for (Layout lb : kLayouts) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -383,6 +384,56 @@ TEST(Threads, ChunksRunOnTheCallerAndTheWorkersWithTheirIndexAndNestedCallsRunSe
   EXPECT_GT(by_thread[0], 0) << "the calling thread takes chunks too";
   EXPECT_EQ(by_thread[0] + by_thread[1] + by_thread[2], nested_calls);
   EXPECT_FALSE(in_parallel_region());
+  set_num_threads(saved);
+}
+
+// Each thread that takes part calls prepare() once, on itself, before its first range; a thread that gets no
+// range does not.
+TEST(Threads, EachThreadPreparesOnceBeforeItsFirstRange) {
+  const int saved = num_threads();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int round = 0; round < 100; ++round) {
+      std::array<std::atomic<int>, 3> prepared{}, ranges{};
+      std::atomic<int> unprepared{0};
+      parallel_for(
+          40, int64_t{1} << 30, [&] { ++prepared[static_cast<size_t>(thread_index())]; },
+          [&](int64_t, int64_t) {
+            const auto t = static_cast<size_t>(thread_index());
+            unprepared += prepared[t] != 1;
+            ++ranges[t];
+          });
+      EXPECT_EQ(unprepared, 0);
+      for (size_t t = 0; t < 3; ++t) EXPECT_EQ(prepared[t], ranges[t] > 0 ? 1 : 0) << "thread " << t;
+    }
+    int calls = 0;  // below kParallelWork: prepare and one range, on the calling thread
+    parallel_for(40, 10, [&] { ++calls; }, [&](int64_t b, int64_t e) { calls += (b == 0 && e == 40) ? 10 : 100; });
+    EXPECT_EQ(calls, 11);
+  }
+  set_num_threads(saved);
+}
+
+// Every task runs exactly once, whole, on one thread; on 2 threads the worker takes some of them.
+TEST(Threads, ParallelTasksRunsEachTaskOnceOnOneThread) {
+  const int saved = num_threads();
+  set_num_threads(2);
+  std::atomic<int> by_worker{0};
+  for (int round = 0; round < 200; ++round) {
+    std::array<std::atomic<int>, 3> runs{};
+    parallel_tasks(3, int64_t{1} << 30, [&](int64_t task) {
+      const int t = thread_index();
+      std::this_thread::sleep_for(std::chrono::microseconds(5));
+      EXPECT_EQ(thread_index(), t);
+      EXPECT_TRUE(in_parallel_region());
+      by_worker += t == 1;
+      ++runs[static_cast<size_t>(task)];
+    });
+    for (const auto& r : runs) EXPECT_EQ(r, 1);
+  }
+  EXPECT_GT(by_worker, 0);
+  int order = 0;  // too little work: in order, on the calling thread
+  parallel_tasks(3, 10, [&](int64_t task) { order = order * 10 + static_cast<int>(task) + 1; });
+  EXPECT_EQ(order, 123);
   set_num_threads(saved);
 }
 
