@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bench/peak.h"
+#include "optim/optim.h"
 #include "tensor/gemm.h"
 #include "tensor/parallel.h"
 
@@ -25,6 +26,7 @@ int run_benchmarks(int argc, char** argv, const std::function<void()>& context) 
   benchmark::AddCustomContext("peak_gflops", std::to_string(peak_gflops(num_threads())));  // for scripts
   benchmark::AddCustomContext("gemm_broadcast",
                               detail::broadcast_form() == detail::BroadcastForm::Embedded ? "embedded" : "register");
+  benchmark::AddCustomContext("adam_vector_bits", std::to_string(optim::adam_vector_bits()));
   if (context) context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -1,6 +1,7 @@
 #pragma once
 // What every benchmark program reports beside its times: GFLOP/s and the percentage of the machine's FMA
-// peak (bench/peak.h) for each benchmark, and a context line naming the thread count and the peak.
+// peak (bench/peak.h) for each benchmark, and context lines naming the thread count, the peak and the kernel
+// forms chosen for this CPU (the GEMM's broadcast, Adam's vector width).
 #include <benchmark/benchmark.h>
 
 #include <functional>
@@ -15,8 +16,8 @@ void set_flop_counters(benchmark::State& state, double flops_per_iteration, int 
 // For ->Apply(): the clock for the library's thread count (clock_for_threads).
 void use_library_clock(benchmark::internal::Benchmark* benchmark);
 
-// A benchmark program's main: parses the flags, adds the context lines (threads, peak, then `context()`'s
-// own), runs what the flags select. Returns main's exit code.
+// A benchmark program's main: parses the flags, adds the context lines (threads, peak, kernel forms, then
+// `context()`'s own), runs what the flags select. Returns main's exit code.
 int run_benchmarks(int argc, char** argv, const std::function<void()>& context = {});
 
 }  // namespace mt::bench

@@ -111,12 +111,18 @@ MT_VECTOR_WIDTH(512) void adam_update_512(int64_t n, T* w, const T* g, T* m, T* 
 
 template <class T>
 void adam_update(int64_t n, T* w, const T* g, T* m, T* v, const AdamCoefficients<T> c) {
-  static const bool wide = detail::tuning_choice("MT_ADAM_VECTOR_BITS", {"256", "512"},
-                                                 detail::cpu_model().amd && detail::cpu_model().family >= 0x1A) == 1;
-  (wide ? adam_update_512<T> : adam_update_256<T>)(n, w, g, m, v, c);
+  (adam_vector_bits() == 512 ? adam_update_512<T> : adam_update_256<T>)(n, w, g, m, v, c);
 }
 
 }  // namespace
+
+int adam_vector_bits() {
+  static const int bits = detail::tuning_choice("MT_ADAM_VECTOR_BITS", {"256", "512"},
+                                                detail::cpu_model().amd && detail::cpu_model().family >= 0x1A) == 1
+                              ? 512
+                              : 256;
+  return bits;
+}
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* name) {
   check(!groups.empty(), name, "needs at least one parameter group");

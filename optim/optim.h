@@ -122,6 +122,10 @@ struct AdamOptions {
   double weight_decay = 0;  // Adam: L2, added to the gradient; AdamW: decoupled (AdamW's default is 1e-2)
 };
 
+// The vector width, in bits, of Adam's update loop on this machine: 512 on AMD family 1Ah (Zen 5) and later,
+// 256 elsewhere, unless MT_ADAM_VECTOR_BITS=256|512 overrides it (tensor/cpu.h); both give the same bits.
+int adam_vector_bits();
+
 // t += 1; g += weight_decay p (Adam) or p *= 1 - lr weight_decay (AdamW)
 // m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 // p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <vector>
 
 #include "nn/functional.h"
 #include "optim/optim.h"
+#include "tensor/cpu.h"
 #include "tensor/parallel.h"
 
 namespace mt {
@@ -328,6 +330,14 @@ TEST(Optim, SameUpdatesOnAnyThreadCount) {
     for (int threads : {2, 3}) EXPECT_EQ(train(threads, which), one) << "optimizer " << which << ", " << threads << " threads";
   }
   set_num_threads(saved);
+}
+
+// The width Adam runs in is the one MT_ADAM_VECTOR_BITS forces (ctest runs this file with 256 and with 512),
+// else the CPU's pick.
+TEST(Optim, AdamRunsInTheVectorWidthTheEnvironmentOrTheCpuPicks) {
+  const char* forced = std::getenv("MT_ADAM_VECTOR_BITS");
+  const bool zen5_or_later = detail::cpu_model().amd && detail::cpu_model().family >= 0x1A;
+  EXPECT_EQ(optim::adam_vector_bits(), forced ? std::atoi(forced) : (zen5_or_later ? 512 : 256));
 }
 
 TEST(Optim, ZeroGradDropsGradients) {
