@@ -39,6 +39,7 @@ Grads linear_backward(const Tensor& g, const Tensor& x, const Tensor& w, bool ne
     for (int64_t which = 0; which < std::ssize(grads); ++which) compute(which);
   return grads;
 }
+
 }  // namespace
 
 Var linear(const Var& x, const Var& weight, const Var& bias) {

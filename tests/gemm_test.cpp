@@ -108,6 +108,9 @@ TEST(Gemm, LargeBlocksAndTheLayerShapes) {
   // ragged last strip, several K blocks, accumulating.
   check<float>(20, 301, 1100, Layout::RowMajor, Layout::Transposed, true);
   check<float>(20, 301, 1100, Layout::Strided, Layout::Transposed, false);
+  // 4 rows are at most one panel on every path (NR is 8 floats or 4 doubles on the narrowest).
+  check<float>(4, 301, 450, Layout::RowMajor, Layout::Transposed, false);
+  check<double>(4, 301, 450, Layout::RowMajor, Layout::Transposed, true);
 }
 
 TEST(Gemm, EmptyDepthZeroesOrKeepsC) {
@@ -160,10 +163,12 @@ TEST(Gemm, BitIdenticalOnAnyThreadCount) {
   const int saved = num_threads();
   // Past kGemmParallelWork (512K multiply-adds) so they run in parallel: split by columns (wide C, or a
   // packed B larger than A: 136x300x200), by rows (narrow C), as C^T (one panel of rows against a transposed
-  // B: 32x256x784, 20x301x1100), with ragged edges, the reference model's layer shapes among them; 3 threads on 2 cores cut other chunks and claim them in another order.
+  // B: 32x256x784, 20x301x1100, 4x301x450), with ragged edges, the reference model's layer shapes among them;
+  // 3 threads on 2 cores cut other chunks and claim them in another order.
   const std::array<int64_t, 3> shapes[] = {{32, 256, 784}, {256, 784, 32}, {32, 128, 256}, {128, 256, 32},
                                            {32, 256, 128}, {33, 257, 300}, {136, 300, 200}, {1000, 20, 200},
-                                           {301, 33, 257}, {10000, 10, 32}, {20, 301, 1100}};
+                                           {301, 33, 257}, {10000, 10, 32}, {20, 301, 1100},
+                                           {4, 301, 450}};
   for (const auto& [m, n, k] : shapes)
     for (Layout la : kLayouts)
       for (Layout lb : kLayouts) {
@@ -175,6 +180,8 @@ TEST(Gemm, BitIdenticalOnAnyThreadCount) {
       }
   EXPECT_EQ(run<double>(1, 33, 257, 300, Layout::RowMajor, Layout::Transposed, false),
             run<double>(2, 33, 257, 300, Layout::RowMajor, Layout::Transposed, false));
+  EXPECT_EQ(run<double>(1, 4, 301, 450, Layout::RowMajor, Layout::Transposed, true),
+            run<double>(3, 4, 301, 450, Layout::RowMajor, Layout::Transposed, true));
   set_num_threads(saved);
 }
 
