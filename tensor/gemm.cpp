@@ -647,17 +647,21 @@ void gemm(int64_t m, int64_t n, int64_t k, MatrixRef<T> a, MatrixRef<T> b, T* c,
   // C^T = W x^T, W read in place, by chunks of W's rows; each thread packs all of x^T (k x NR) once into its
   // own slot for the chunks it takes. At 2 threads (Zen 5 VM) 32x256x784 took 27.4 us that way against 32.5
   // by columns of C, where each thread packs its part of W^T; at 64 rows the two were even, at 128 columns won.
-  if (p.b.row_stride == 1 && p.b.col_stride != 1 && m <= NR && m < n) {
-    const Workspace<T> workspace({0, NR * k, 0}, threads, 0);
-    const MatrixRef<T> w{b.data, b.col_stride, b.row_stride}, xt{a.data, a.col_stride, a.row_stride};
-    const int64_t w_strips = (n + MR - 1) / MR;
-    parallel_for(
-        w_strips, work, [&] { pack_b(xt, 0, k, 0, m, workspace.packed_b(thread_index())); },
-        [&](int64_t begin, int64_t end) {
-          const Problem<T> t{k, w, xt, workspace.packed_b(thread_index()), c, ldc, accumulate, true, &workspace};
-          gemm_block(t, thread_index(), begin * MR, std::min(end * MR, n), 0, m);
-        });
-    return;
+  if (m <= NR && m < n) {
+    int64_t rows = m, cols = n;  // of C^T, where one_thread_problem transposes the problem
+    Problem<T> t = one_thread_problem<T>(rows, cols, k, a, b, c, ldc, accumulate);
+    if (t.transposed_c) {
+      const Workspace<T> workspace({0, NR * k, 0}, threads, 0);
+      t.workspace = &workspace;
+      parallel_for(
+          (rows + MR - 1) / MR, work, [&] { pack_b(t.b, 0, k, 0, cols, workspace.packed_b(thread_index())); },
+          [&](int64_t begin, int64_t end) {
+            Problem<T> mine = t;
+            mine.packed_b = workspace.packed_b(thread_index());
+            gemm_block(mine, thread_index(), begin * MR, std::min(end * MR, rows), 0, cols);
+          });
+      return;
+    }
   }
   // Chunks of whole strips of rows, or of whole panels of columns when C has too few rows to give every
   // thread its share of chunks (the forward pass's 32-row batch). Rows by preference, for two reasons:
